@@ -1,0 +1,62 @@
+"""What a route declares about who may call it, and what an auth scheme must provide.
+
+The core knows no users or tokens: an integration registers a scheme under a name and
+routes name the scheme they need. A route whose scheme nobody registered answers 401, so a
+missing or broken auth integration closes the API instead of opening it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRequirement:
+    """``scheme`` None means public; roles are checked by the scheme, never by the core."""
+
+    scheme: str | None
+    roles: tuple[str, ...] = ()
+    station_roles: tuple[str, ...] = ()
+
+    @property
+    def public(self) -> bool:
+        return self.scheme is None
+
+
+PUBLIC = AuthRequirement(None)
+
+
+def requires(
+    scheme: str = "user",
+    *,
+    roles: tuple[str, ...] | list[str] = (),
+    station_roles: tuple[str, ...] | list[str] = (),
+) -> AuthRequirement:
+    """Build a requirement: ``requires("user", roles=("owner", "admin"))``."""
+    return AuthRequirement(scheme, tuple(roles), tuple(station_roles))
+
+
+@dataclass(slots=True)
+class Principal:
+    """Who made a request: a user, a device, the station agent, a test caller."""
+
+    kind: str
+    id: str
+    name: str = ""
+    role: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class AuthScheme(Protocol):
+    """Registered through ``registrar.auth_scheme(name, scheme)``."""
+
+    async def authenticate(self, request: web.Request, requirement: AuthRequirement) -> Principal:
+        """Return the caller or raise ``hub.http.errors.ApiError`` (401, 403 or 400)."""
+        ...
+
+    async def authenticate_token(self, token: str) -> Principal:
+        """Check a bare token (the WebSocket API's auth message); raise ApiError(401)."""
+        ...

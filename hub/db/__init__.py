@@ -1,0 +1,1 @@
+"""Database access: engine, core tables, migrations, batched writes."""

@@ -1,0 +1,90 @@
+"""The engine, SQLite tuning, and schema upgrades on start.
+
+Each owner of tables (the core, each integration) keeps its own linear Alembic history and
+its own version table, so adding or removing an integration never confuses another's
+history, and an upgrade never drops data it does not know about.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_LOGGER = logging.getLogger(__name__)
+
+CORE_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Database:
+    """Owns the async engine; ``upgrade`` brings one owner's tables to its newest revision."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    async def start(self) -> None:
+        options: dict[str, Any] = {}
+        if self.is_sqlite:
+            options["connect_args"] = {"timeout": 30}
+        else:
+            options.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
+        self.engine = create_async_engine(self.url, **options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    async def stop(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+            self.engine = None
+
+    def require_engine(self) -> AsyncEngine:
+        if self.engine is None:
+            raise RuntimeError("database is not started")
+        return self.engine
+
+    async def upgrade(self, directory: str | Path, owner: str) -> None:
+        """Apply ``owner``'s pending revisions found in ``directory/versions``."""
+        engine = self.require_engine()
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade_sync, Path(directory), f"alembic_version_{owner}")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the API read while the batch writer writes; NORMAL is durable across
+    # application crashes and only risks the last transaction on power loss.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _upgrade_sync(connection: sa.Connection, directory: Path, version_table: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(directory))
+    script = ScriptDirectory.from_config(config)
+
+    def steps(revision: Any, _context: Any) -> Any:
+        return script._upgrade_revs("heads", revision)
+
+    with EnvironmentContext(config, script, fn=steps, destination_rev="heads") as environment:
+        environment.configure(
+            connection=connection,
+            version_table=version_table,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with environment.begin_transaction():
+            environment.run_migrations()
+    _LOGGER.debug("Schema %s is at %s", version_table, script.get_current_head())

@@ -1,0 +1,1 @@
+"""The device domain: types, devices, latest state, history, events, presence, commands."""

@@ -1,0 +1,98 @@
+"""In-memory shapes of the device domain; the hot path touches only these."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def iso(timestamp: float | None) -> str | None:
+    """Epoch seconds as the ISO 8601 UTC string the API speaks."""
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class DeviceType:
+    name: str
+    description: str = ""
+    capabilities: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "capabilities": list(self.capabilities),
+            "commands": list(self.commands),
+        }
+
+
+@dataclass(slots=True, eq=False)
+class Device:
+    id: str
+    external_id: str
+    name: str
+    type: str
+    transport: str
+    firmware: str | None = None
+    capabilities: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    online: bool = False
+    last_seen: float | None = None
+    rssi: int | None = None
+    handshaken: bool = False
+    created_at: float = field(default_factory=time.time)
+    recent_event_seqs: deque[int] = field(default_factory=lambda: deque(maxlen=256))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "externalId": self.external_id,
+            "name": self.name,
+            "type": self.type,
+            "online": self.online,
+            "lastSeen": iso(self.last_seen),
+            "state": self.state,
+            "firmware": self.firmware,
+            "capabilities": list(self.capabilities),
+            "transport": self.transport,
+            "pending": not self.handshaken,
+        }
+
+
+COMMAND_PENDING = "pending"
+COMMAND_SENT = "sent"
+COMMAND_SUCCEEDED = "succeeded"
+COMMAND_FAILED = "failed"
+
+
+@dataclass(slots=True)
+class Command:
+    id: str
+    device_id: str
+    command: str
+    params: dict[str, Any]
+    status: str = COMMAND_PENDING
+    result: Any = None
+    error: str | None = None
+    source: str = "api"
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "commandId": self.id,
+            "deviceId": self.device_id,
+            "command": self.command,
+            "params": self.params,
+            "status": self.status,
+            "result": self.result,
+            "error": self.error,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+        }

@@ -1,0 +1,1 @@
+"""The HTTP side of the core: the server, its JSON conventions, the core routes."""

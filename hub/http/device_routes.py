@@ -1,0 +1,179 @@
+"""The device API of PRODUCT.md §4, a thin layer over the device registry."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+from aiohttp import web
+
+from hub.auth import requires
+from hub.devices.registry import DeviceError
+from hub.http.errors import ApiError
+from hub.http.json import json_response, read_json
+from hub.registrar import Registrar
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+    from hub.devices.models import Device
+
+_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+COMMAND_SCHEMA = vol.Schema(
+    {
+        vol.Required("command"): vol.All(
+            str, vol.Match(_NAME, msg="must be 1-64 letters, digits or _.:-")
+        ),
+        vol.Optional("params", default={}): dict,
+    }
+)
+COMMAND_JSON_SCHEMA = {
+    "type": "object",
+    "required": ["command"],
+    "properties": {
+        "command": {"type": "string", "pattern": _NAME.pattern},
+        "params": {"type": "object"},
+    },
+    "additionalProperties": False,
+}
+
+DEVICE_EVENT_SCHEMA = vol.Schema(
+    {
+        vol.Required("type"): vol.All(
+            str, vol.Match(_NAME, msg="must be 1-64 letters, digits or _.:-")
+        ),
+        vol.Optional("data"): object,
+        vol.Optional("seq"): vol.All(int, vol.Range(min=0, max=2**63 - 1)),
+    }
+)
+DEVICE_EVENT_JSON_SCHEMA = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"type": "string"}, "data": {}, "seq": {"type": "integer"}},
+}
+
+
+def register(hub: Hub, registrar: Registrar) -> None:
+    registry = hub.devices
+    user = requires("user")
+
+    def device_or_404(request: web.Request) -> Device:
+        device = registry.get(request.match_info["device_id"])
+        if device is None:
+            raise ApiError(404, "device_not_found", "no device with that id")
+        return device
+
+    async def list_devices(_request: web.Request) -> web.Response:
+        """All devices with their latest state."""
+        return json_response([device.as_dict() for device in registry.all()])
+
+    async def get_device(request: web.Request) -> web.Response:
+        """One device with its latest state."""
+        return json_response(device_or_404(request).as_dict())
+
+    async def device_history(request: web.Request) -> web.Response:
+        """State history, newest first; page with ``before`` = the last ``recordedAt`` seen."""
+        device = device_or_404(request)
+        limit = _int_query(request, "limit", default=100, low=1, high=1000)
+        before = _float_query(request, "before")
+        items = await registry.history(device.id, limit=limit, before=before)
+        next_before = items[-1]["recordedAt"] if len(items) == limit else None
+        return json_response({"items": items, "nextBefore": next_before})
+
+    async def send_command(request: web.Request) -> web.Response:
+        """Send a command to a device; its progress is reported as command_status_changed."""
+        device = device_or_404(request)
+        body = await read_json(request, COMMAND_SCHEMA)
+        try:
+            command = await registry.send_command(
+                device.id, body["command"], body["params"], source="api"
+            )
+        except DeviceError as error:
+            status = 503 if error.code in {"transport_unavailable", "delivery_failed"} else 404
+            raise ApiError(status, error.code, error.message) from None
+        return json_response({"commandId": command.id, "status": command.status}, status=202)
+
+    async def get_command(request: web.Request) -> web.Response:
+        """A command's status, while the hub remembers it."""
+        command = registry.command(request.match_info["command_id"])
+        if command is None:
+            raise ApiError(404, "command_not_found", "no recent command with that id")
+        return json_response(command.as_dict())
+
+    async def delete_device(request: web.Request) -> web.Response:
+        """Forget a device, its history and its events."""
+        device = device_or_404(request)
+        await registry.remove(device.id)
+        return web.Response(status=204)
+
+    async def device_types(_request: web.Request) -> web.Response:
+        """The device type registry."""
+        return json_response([item.as_dict() for item in registry.device_types()])
+
+    async def device_event(request: web.Request) -> web.Response:
+        """An event reported by a device over HTTP; same path as MQTT events."""
+        device = registry.get(request["principal"].id)
+        if device is None:
+            raise ApiError(401, "unknown_device", "the device token names no device")
+        body = await read_json(request, DEVICE_EVENT_SCHEMA)
+        accepted = registry.report_event(device, body["type"], body.get("data"), body.get("seq"))
+        return json_response({"accepted": accepted, "duplicate": not accepted}, status=202)
+
+    tags = ("devices",)
+    registrar.http_route("GET", "/api/devices", list_devices, auth=user, tags=tags)
+    registrar.http_route("GET", "/api/devices/{device_id}", get_device, auth=user, tags=tags)
+    registrar.http_route(
+        "DELETE",
+        "/api/devices/{device_id}",
+        delete_device,
+        auth=requires("user", roles=("owner", "admin")),
+        tags=tags,
+    )
+    registrar.http_route(
+        "GET", "/api/devices/{device_id}/history", device_history, auth=user, tags=tags
+    )
+    registrar.http_route(
+        "POST",
+        "/api/devices/{device_id}/commands",
+        send_command,
+        auth=user,
+        tags=tags,
+        request_schema=COMMAND_JSON_SCHEMA,
+    )
+    registrar.http_route("GET", "/api/commands/{command_id}", get_command, auth=user, tags=tags)
+    registrar.http_route("GET", "/api/device-types", device_types, auth=user, tags=tags)
+    registrar.http_route(
+        "POST",
+        "/api/device/events",
+        device_event,
+        auth=requires("device"),
+        tags=tags,
+        request_schema=DEVICE_EVENT_JSON_SCHEMA,
+    )
+
+
+def _int_query(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_query", f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_query", f"{name} must be between {low} and {high}")
+    return value
+
+
+def _float_query(request: web.Request, name: str) -> Any:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_query", f"{name} must be a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ApiError(400, "invalid_query", f"{name} must be a finite number")
+    return value

@@ -1,0 +1,1 @@
+"""Small integrations that exercise the core's plugin machinery in tests."""
