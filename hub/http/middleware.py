@@ -74,11 +74,12 @@ def cors_middleware(allowed_origins: Iterable[str]) -> Callable[..., Awaitable[w
         if request.method == "OPTIONS":
             wanted = request.headers.get("Access-Control-Request-Method")
             if not allowed or not wanted:
-                raise ApiError(
+                refusal = ApiError(
                     403,
                     "cors_refused",
                     "OPTIONS is only answered as a CORS preflight from an allowed origin",
                 )
+                return json_response(refusal.body(), status=refusal.status)
             return web.Response(
                 status=204,
                 headers={

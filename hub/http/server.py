@@ -65,7 +65,8 @@ def build_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=max_body_bytes,
-        middlewares=[error_middleware, cors_middleware(cors_origins)],
+        # CORS outermost so refusals rendered by the error middleware carry its headers.
+        middlewares=[cors_middleware(cors_origins), error_middleware],
     )
     app[HUB_KEY] = hub
     app.on_response_prepare.append(add_security_headers)

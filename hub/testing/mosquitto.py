@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
-READY_MARKER = "running"
+from hub.testing.process import wait_for_output
+
+READY_MARKER = " running"
 START_TIMEOUT = 10.0
 
 
@@ -84,23 +84,13 @@ class MosquittoBroker:
     def _wait_ready(self) -> None:
         """Block until mosquitto logs that it is running (an event, not a guess)."""
         assert self._process is not None and self._process.stderr is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        seen: list[str] = []
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._process.stderr, selectors.EVENT_READ)
-            while time.monotonic() < deadline:
-                if not selector.select(timeout=deadline - time.monotonic()):
-                    break
-                line = self._process.stderr.readline()
-                if not line:
-                    break
-                seen.append(line.strip())
-                if READY_MARKER in line and "mosquitto version" in line:
-                    # Keep draining stderr so the broker never blocks on a full pipe.
-                    self._drain_in_background()
-                    return
+        found, output = wait_for_output(self._process.stderr, READY_MARKER, START_TIMEOUT)
+        if found:
+            # Keep draining stderr so the broker never blocks on a full pipe.
+            self._drain_in_background()
+            return
         self.stop()
-        raise RuntimeError("mosquitto did not start: " + " | ".join(seen[-5:]))
+        raise RuntimeError("mosquitto did not start: " + output[-500:])
 
     def _drain_in_background(self) -> None:
         import threading

@@ -1,7 +1,7 @@
 import pytest
 
 from hub.testing import static_auth
-from tests.core.fake_integrations import (  # noqa: I001
+from tests.core.fake_integrations import (
     broken_setup,
     duplicate_route,
     echo,

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from hub.registrar import RegistrationError, Registrar, Registrations
+from hub.registrar import Registrar, RegistrationError, Registrations
 
 
-async def test_declared_integrations_run_and_dependencies_come_first(hub_factory, fakes, hub_client):
+async def test_declared_integrations_run_and_dependencies_come_first(
+    hub_factory, fakes, hub_client
+):
     hub = await hub_factory({"needs_echo": {}, "echo": {"greeting": "hi"}}, integrations=fakes)
     assert hub.integration_state("echo") == "running"
     assert hub.integration_state("needs_echo") == "running"
@@ -66,9 +68,7 @@ async def test_missing_dependency_and_failed_dependency(hub_factory, fakes):
 
 
 async def test_invalid_integration_config_fails_only_that_integration(hub_factory, fakes):
-    hub = await hub_factory(
-        {"echo": {"greeting": 42}, "static_auth": {}}, integrations=fakes
-    )
+    hub = await hub_factory({"echo": {"greeting": 42}, "static_auth": {}}, integrations=fakes)
     assert hub.integration_state("echo") == "failed"
     error = hub.integrations["echo"].error
     assert "echo.greeting" in error and "line" in error
@@ -107,7 +107,10 @@ def test_registrar_refuses_duplicates_and_malformed_registrations():
     first.auth_scheme("user", object())
     first.device_transport("mqtt", object())
     cases = [
-        (lambda: second.http_route("GET", "/api/x", handler, auth=PUBLIC), "already registered by one"),
+        (
+            lambda: second.http_route("GET", "/api/x", handler, auth=PUBLIC),
+            "already registered by one",
+        ),
         (lambda: second.http_route("OPTIONS", "/api/y", handler, auth=PUBLIC), "not allowed"),
         (lambda: second.http_route("GET", "/api/y", handler, auth=None), "needs auth="),
         (lambda: second.mqtt_topic("a/+/b", lambda m: None), "already handled by one"),
@@ -142,8 +145,17 @@ def installed_hello(tmp_path_factory):
     package = Path(__file__).parent / "third_party" / "station-hub-hello"
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-            "--no-build-isolation", "--target", str(target), str(package),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(package),
         ],
         check=True,
         timeout=120,
