@@ -48,18 +48,29 @@ class Device:
     handshaken: bool = False
     created_at: float = field(default_factory=time.time)
     recent_event_seqs: deque[int] = field(default_factory=lambda: deque(maxlen=256))
+    _last_seen_text: tuple[float | None, str | None] = (None, None)
+
+    def last_seen_iso(self) -> str | None:
+        # Formatting a timestamp dominates GET /api/devices; devices report far less
+        # often than the portal polls, so remember the last rendering.
+        cached_at, text = self._last_seen_text
+        if cached_at != self.last_seen:
+            text = iso(self.last_seen)
+            self._last_seen_text = (self.last_seen, text)
+        return text
 
     def as_dict(self) -> dict[str, Any]:
+        """The API shape; serialize it right away, it shares the device's own lists."""
         return {
             "id": self.id,
             "externalId": self.external_id,
             "name": self.name,
             "type": self.type,
             "online": self.online,
-            "lastSeen": iso(self.last_seen),
+            "lastSeen": self.last_seen_iso(),
             "state": self.state,
             "firmware": self.firmware,
-            "capabilities": list(self.capabilities),
+            "capabilities": self.capabilities,
             "transport": self.transport,
             "pending": not self.handshaken,
         }

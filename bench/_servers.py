@@ -1,0 +1,57 @@
+"""Server processes for bench/http_devices.py: the hub, and a bare aiohttp baseline."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+
+DEVICE_COUNT = 100
+
+
+async def serve_hub(config_dir: Path, ready_file: Path) -> None:
+    from hub.core import Hub
+    from hub.testing import static_auth
+
+    hub = Hub(config_dir, extra_integrations={"static_auth": static_auth})
+    await hub.start()
+    for index in range(DEVICE_COUNT):
+        device = await hub.devices.handshake(
+            f"bench-{index:03d}",
+            device_type="sensor",
+            firmware="1.0.0",
+            capabilities=["temperature", "humidity"],
+            transport="mqtt",
+        )
+        hub.devices.report_state(
+            device, {"temperature": 20 + index / 10, "humidity": 40 + index % 7}
+        )
+    ready_file.write_text(hub.http_url)
+    await asyncio.Event().wait()
+
+
+async def serve_bare(port: int, body_file: Path, ready_file: Path) -> None:
+    devices = orjson.loads(body_file.read_bytes())
+
+    async def handler(_request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps(devices), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/api/devices", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    ready_file.write_text(f"http://127.0.0.1:{port}")
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    kind = sys.argv[1]
+    if kind == "hub":
+        asyncio.run(serve_hub(Path(sys.argv[2]), Path(sys.argv[3])))
+    else:
+        asyncio.run(serve_bare(int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])))
