@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,10 +60,36 @@ async def load(url: str, seconds: float, connections: int) -> float:
         return count / (time.perf_counter() - start)
 
 
+def load_with_wrk(url: str, seconds: float, connections: int) -> float:
+    """wrk (C, its own process) when installed: the Python client saturates first."""
+    output = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, int(seconds))}s",
+            "-H",
+            f"Authorization: Bearer {TOKEN}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 30,
+    ).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"errors during load:\n{output}")
+    for line in output.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    raise RuntimeError(f"unexpected wrk output:\n{output}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--python-client", action="store_true", help="do not use wrk")
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,13 +140,24 @@ def main() -> None:
                 env=env,
             )
             bare_url = wait_ready(bare, bare_ready)
-            bare_rps = asyncio.run(load(f"{bare_url}/api/devices", args.seconds, args.connections))
-            hub_rps = asyncio.run(load(f"{hub_url}/api/devices", args.seconds, args.connections))
+            if shutil.which("wrk") and not args.python_client:
+                generator = "wrk"
+                bare_rps = load_with_wrk(f"{bare_url}/api/devices", args.seconds, args.connections)
+                hub_rps = load_with_wrk(f"{hub_url}/api/devices", args.seconds, args.connections)
+            else:
+                generator = "aiohttp client"
+                bare_rps = asyncio.run(
+                    load(f"{bare_url}/api/devices", args.seconds, args.connections)
+                )
+                hub_rps = asyncio.run(
+                    load(f"{hub_url}/api/devices", args.seconds, args.connections)
+                )
         finally:
             for process in (hub, bare):
                 if process is not None:
                     process.terminate()
                     process.wait(timeout=10)
+    print(f"load generator      : {generator}, {args.connections} connections, {args.seconds:g} s")
     print(f"bare aiohttp+orjson : {bare_rps:8.0f} req/s")
     print(f"hub GET /api/devices: {hub_rps:8.0f} req/s (authenticated)")
     print(f"ratio hub/bare      : {hub_rps / bare_rps:8.2f}  (bar: >= 0.50)")
