@@ -20,10 +20,15 @@ class AuthRequirement:
     scheme: str | None
     roles: tuple[str, ...] = ()
     station_roles: tuple[str, ...] = ()
+    # Non-empty: any one of these suffices (e.g. the owner *or* the station agent).
+    alternatives: tuple[AuthRequirement, ...] = ()
 
     @property
     def public(self) -> bool:
-        return self.scheme is None
+        return self.scheme is None and not self.alternatives
+
+    def options(self) -> tuple[AuthRequirement, ...]:
+        return self.alternatives or (self,)
 
 
 PUBLIC = AuthRequirement(None)
@@ -37,6 +42,14 @@ def requires(
 ) -> AuthRequirement:
     """Build a requirement: ``requires("user", roles=("owner", "admin"))``."""
     return AuthRequirement(scheme, tuple(roles), tuple(station_roles))
+
+
+def any_of(*requirements: AuthRequirement) -> AuthRequirement:
+    """Accept a request that satisfies any one of ``requirements``."""
+    if len(requirements) < 2 or any(item.public or item.alternatives for item in requirements):
+        raise ValueError("any_of needs two or more non-public, non-nested requirements")
+    first = requirements[0]
+    return AuthRequirement(first.scheme, first.roles, first.station_roles, tuple(requirements))
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ def build_openapi(registrations: Registrations, *, title: str) -> dict[str, Any]
             "operationId": f"{route.method.lower()}_{_slug(route.path)}",
             "summary": route.summary or f"{route.method} {route.path}",
             "tags": list(route.tags),
-            "responses": _responses(route.auth.scheme is not None, route.websocket),
+            "responses": _responses(not route.auth.public, route.websocket),
         }
         if route.description:
             operation["description"] = route.description
@@ -34,9 +34,10 @@ def build_openapi(registrations: Registrations, *, title: str) -> dict[str, Any]
             operation["description"] = (
                 operation.get("description", "") + " WebSocket endpoint (upgrade with GET)."
             ).strip()
-        if route.auth.scheme is not None:
-            used_schemes.add(route.auth.scheme)
-            operation["security"] = [{route.auth.scheme: []}]
+        if not route.auth.public:
+            options = route.auth.options()
+            used_schemes.update(option.scheme for option in options if option.scheme)
+            operation["security"] = [{option.scheme: []} for option in options]
             if route.auth.roles:
                 operation["x-required-roles"] = list(route.auth.roles)
             if route.auth.station_roles:

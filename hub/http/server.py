@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from hub.auth import AuthRequirement, Principal
 from hub.http.errors import ApiError
 from hub.http.middleware import add_security_headers, cors_middleware, error_middleware
 from hub.registrar import Handler, Registrations, Route
@@ -40,21 +41,39 @@ def _guard(
                 "integration_unavailable",
                 f"integration {route.integration} is not running: {failure}",
             )
-        if requirement.scheme is not None:
-            scheme = registrations.auth_scheme(requirement.scheme)
-            if scheme is None:
-                raise ApiError(
-                    401,
-                    "auth_unavailable",
-                    f"this route needs {requirement.scheme!r} authentication and no running "
-                    "integration provides it",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            request["principal"] = await scheme.authenticate(request, requirement)
+        if not requirement.public:
+            request["principal"] = await _authenticate(request, requirement, registrations)
         return await handler(request)
 
     guarded.__doc__ = handler.__doc__
     return guarded
+
+
+async def _authenticate(
+    request: web.Request, requirement: AuthRequirement, registrations: Registrations
+) -> Principal:
+    """The first option whose scheme accepts the request wins; otherwise the most
+    telling refusal (a 403 from a scheme that knew the caller beats a 401)."""
+    refusals: list[ApiError] = []
+    for option in requirement.options():
+        scheme = registrations.auth_scheme(option.scheme or "")
+        if scheme is None:
+            refusals.append(
+                ApiError(
+                    401,
+                    "auth_unavailable",
+                    f"this route needs {option.scheme!r} authentication and no running "
+                    "integration provides it",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            )
+            continue
+        try:
+            return await scheme.authenticate(request, option)
+        except ApiError as error:
+            refusals.append(error)
+    refusals.sort(key=lambda error: {403: 0, 400: 1}.get(error.status, 2))
+    raise refusals[0]
 
 
 def build_app(

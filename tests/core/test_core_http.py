@@ -32,6 +32,11 @@ async def test_user_routes_fail_closed_without_an_auth_integration(hub_factory, 
         ("HEAD", "/api/echo/secret", "user-token", 200),
         ("POST", "/api/echo/admin", "user-token", 403),
         ("POST", "/api/echo/admin", "owner-token", 200),
+        ("POST", "/api/echo/claim", "owner-token", 200),
+        ("POST", "/api/echo/claim", "agent-secret", 200),
+        ("POST", "/api/echo/claim", "user-token", 403),
+        ("POST", "/api/echo/claim", "nobody", 401),
+        ("POST", "/api/echo/claim", None, 401),
         ("GET", "/api/echo/greet", None, 200),
         ("PUT", "/api/echo/greet", None, 405),
         ("GET", "/api/nothing-here", None, 404),
@@ -131,6 +136,7 @@ async def test_openapi_lists_every_registered_route_with_its_security(authed_hub
     admin = document["paths"]["/api/echo/admin"]["post"]
     assert admin["x-required-roles"] == ["owner", "admin"]
     assert document["components"]["securitySchemes"]["user"]["scheme"] == "bearer"
+    assert document["paths"]["/api/echo/claim"]["post"]["security"] == [{"user": []}, {"agent": []}]
     command = document["paths"]["/api/devices/{device_id}/commands"]["post"]
     assert command["parameters"][0]["name"] == "device_id"
     assert command["requestBody"]["content"]["application/json"]["schema"]["required"] == [

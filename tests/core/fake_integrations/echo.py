@@ -7,7 +7,7 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
-from hub.auth import PUBLIC, requires
+from hub.auth import PUBLIC, any_of, requires
 from hub.devices.models import DeviceType
 from hub.hookspecs import hookimpl
 from hub.http.json import json_response
@@ -43,6 +43,12 @@ def hub_register(hub, registrar, config):
     registrar.http_route("GET", "/api/echo/secret", secret, auth=requires("user"))
     registrar.http_route(
         "POST", "/api/echo/admin", admin_only, auth=requires("user", roles=("owner", "admin"))
+    )
+    registrar.http_route(
+        "POST",
+        "/api/echo/claim",
+        admin_only,
+        auth=any_of(requires("user", roles=("owner",)), requires("agent")),
     )
     registrar.mqtt_topic("echo/+/ping", lambda message: None)
     registrar.rpc_method("echo.say", lambda params, context: params)
