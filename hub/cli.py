@@ -42,7 +42,12 @@ def add_config_dir_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+CORE_COMMANDS = frozenset({"run", "check-config"})
+
+
+def build_parser(*, with_integrations: bool = True) -> argparse.ArgumentParser:
+    """``with_integrations`` False skips importing every installed integration, which
+    ``run`` does not need (it imports the declared ones itself) and costs start time."""
     parser = argparse.ArgumentParser(prog="station-hub", description="Station Hub")
     parser.add_argument("--version", action="version", version=f"station-hub {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_dir_argument(check)
     check.set_defaults(func=check_config_command)
 
+    if not with_integrations:
+        return parser
     manager = create_plugin_manager()
     for name, entry_point in available_integrations().items():
         try:
@@ -66,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    core_only = bool(arguments) and arguments[0] in CORE_COMMANDS
+    args = build_parser(with_integrations=not core_only).parse_args(arguments)
     return int(args.func(args) or 0)
 
 
