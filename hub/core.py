@@ -156,6 +156,9 @@ class Hub:
         self.station_id = core["station_id"]
         self.name = core["name"]
         logging.getLogger().setLevel(core["log_level"].upper())
+        # aiosqlite logs every statement with its values at DEBUG: tokens and hashes
+        # would reach the log. Never below INFO, whatever the hub's level.
+        logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
 
         for name in (key for key in raw if key != CORE_KEY):
             integration = Integration(name)

@@ -1,0 +1,74 @@
+"""IoT gateway integration: an authenticated proxy to the upstream gateway (PRODUCT.md §8).
+
+The portal calls ``/api/iot/*`` with its own login; the hub calls the gateway with the
+app's token, which it keeps fresh in a single database row. Object metadata (what each
+point ``code`` is) lives in the hub and can be synced from the gateway. See
+docs/iot-gateway.md.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hub.hookspecs import hookimpl
+
+from .config import CONFIG_SCHEMA, resolve_settings
+from .const import DOMAIN
+from .objects_api import register_object_routes
+from .proxy import register_proxy_routes
+from .runtime import IotGatewayRuntime
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+    from hub.registrar import Registrar
+
+# One module serves every hub in the process (tests start several), so the working parts
+# are kept per hub; a stopped hub's entry goes away with it.
+_RUNTIMES: weakref.WeakKeyDictionary[Hub, IotGatewayRuntime] = weakref.WeakKeyDictionary()
+
+
+def runtime_for(hub: Hub) -> IotGatewayRuntime | None:
+    """This hub's gateway runtime (for tests and diagnostics)."""
+    return _RUNTIMES.get(hub)
+
+
+@hookimpl
+def hub_dependencies() -> Sequence[str]:
+    # Routes name the "user" auth scheme; when no integration provides it they answer 401,
+    # so the proxy stays closed without a hard dependency on one auth integration.
+    return ()
+
+
+@hookimpl
+def hub_config_schema() -> Any:
+    return CONFIG_SCHEMA
+
+
+@hookimpl
+def hub_migrations() -> str:
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
+    runtime = IotGatewayRuntime(resolve_settings(config, hub.settings))
+    _RUNTIMES[hub] = runtime
+    register_proxy_routes(registrar, runtime)
+    register_object_routes(registrar, runtime)
+
+
+@hookimpl
+async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
+    runtime = _RUNTIMES[hub]
+    await runtime.start(hub.db.require_engine())
+    hub.add_health_info(DOMAIN, runtime.health)
+
+
+@hookimpl
+async def hub_shutdown(hub: Hub) -> None:
+    runtime = _RUNTIMES.pop(hub, None)
+    if runtime is not None:
+        await runtime.stop()

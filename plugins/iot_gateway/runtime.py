@@ -1,0 +1,68 @@
+"""The integration's working parts for one hub, built at register time, started at setup.
+
+Routes are registered (and the HTTP server starts) before ``hub_setup`` runs, so every
+handler asks this object for what it needs and gets a clear 503 until setup finished.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .config import GatewaySettings
+from .errors import GatewayNotConfigured
+from .gateway import Gateway
+from .objects_store import ObjectStore
+from .token_api import TokenApi
+from .token_manager import TokenManager
+from .token_store import TokenStore
+from .upstream import UpstreamClient
+
+
+class IotGatewayRuntime:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.client = UpstreamClient(settings)
+        self._gateway: Gateway | None = None
+        self._objects: ObjectStore | None = None
+
+    async def start(self, engine: AsyncEngine) -> None:
+        await self.client.start()
+        api = TokenApi(self.client, self.settings.app_id, self.settings.app_secret)
+        self._gateway = Gateway(self.client, TokenManager(api, TokenStore(engine)))
+        self._objects = ObjectStore(engine)
+
+    async def stop(self) -> None:
+        gateway, self._gateway = self._gateway, None
+        self._objects = None
+        if gateway is not None:
+            await gateway.tokens.stop()
+        await self.client.close()
+
+    @property
+    def gateway(self) -> Gateway:
+        if self._gateway is None:
+            raise GatewayNotConfigured("the IoT gateway integration is not running yet")
+        return self._gateway
+
+    @property
+    def objects(self) -> ObjectStore:
+        if self._objects is None:
+            raise GatewayNotConfigured("the IoT gateway integration is not running yet")
+        return self._objects
+
+    def health(self) -> dict[str, Any]:
+        """Shown at GET /api/health: when the token expires and how often it was renewed."""
+        if self._gateway is None:
+            return {"baseUrl": str(self.settings.base_url), "running": False}
+        tokens = self._gateway.tokens
+        pair = tokens.cached
+        return {
+            "baseUrl": str(self.settings.base_url),
+            "running": True,
+            "tokenExpiresAt": pair.expires_at if pair else None,
+            "tokenRefreshes": tokens.refreshes,
+            "tokenLogins": tokens.logins,
+            "tokenRenewalWaiters": tokens.waiting,
+        }

@@ -1,0 +1,89 @@
+"""The same tables and statements on PostgreSQL (skipped when no server answers)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import sqlalchemy as sa
+from yarl import URL
+
+from hub.db.database import Database
+from plugins.iot_gateway.config import GatewaySettings
+from plugins.iot_gateway.gateway import Gateway
+from plugins.iot_gateway.objects_store import DuplicateCode, ObjectStore
+from plugins.iot_gateway.token_api import TokenApi
+from plugins.iot_gateway.token_manager import TokenManager
+from plugins.iot_gateway.token_store import TokenStore
+from plugins.iot_gateway.upstream import UpstreamClient
+from tests.iot_gateway.gateway_double import APP_ID, APP_SECRET, MIGRATIONS
+
+pytestmark = pytest.mark.postgres
+
+OWN_TABLES = ("iot_tokens", "iot_objects", "alembic_version_iot_gateway")
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get(
+        "HUB_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    )
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            return url
+    except OSError:
+        return None
+
+
+@pytest.fixture
+async def pg_database():
+    url = postgres_url()
+    if url is None:
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
+    database = Database(url)
+    await database.start()
+    try:
+        async with database.require_engine().begin() as connection:
+            for table in OWN_TABLES:
+                await connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    except Exception as error:  # a reachable port but an unusable server
+        await database.stop()
+        pytest.skip(f"PostgreSQL not usable: {error}")
+    await database.upgrade(MIGRATIONS, "iot_gateway")
+    try:
+        yield database
+    finally:
+        await database.stop()
+
+
+async def test_tokens_on_postgresql(pg_database, gateway):
+    settings = GatewaySettings(base_url=URL(gateway.base_url), app_id=APP_ID)
+    client = UpstreamClient(settings)
+    await client.start()
+    try:
+        store = TokenStore(pg_database.require_engine())
+        tokens = TokenManager(TokenApi(client, APP_ID, APP_SECRET), store)
+        answer = await Gateway(client, tokens).call("codes_values", body=b"{}")
+        assert answer.status == 200
+        gateway.revoke_access_tokens()
+        assert (await Gateway(client, tokens).call("codes_values", body=b"{}")).status == 200
+        saved = await store.load()
+        assert saved is not None and saved.access_token == gateway.issued[-1]["accessToken"]
+        assert saved.expires_at > 1_700_000_000_000  # BIGINT keeps epoch milliseconds
+    finally:
+        await client.close()
+
+
+async def test_objects_on_postgresql(pg_database):
+    store = ObjectStore(pg_database.require_engine())
+    created = await store.create({"code": "A", "name": "a", "metadata": {"unit": "kWh"}})
+    with pytest.raises(DuplicateCode):
+        await store.create({"code": "A", "name": "again"})
+    result = await store.upsert_by_code(
+        [{"code": "A", "metadata": {"unit": "Wh"}}, {"code": "B", "type": "meter"}]
+    )
+    assert (result.created, result.updated) == (1, 1)
+    items, total = await store.list()
+    assert total == 2 and items[0]["id"] == created["id"]
+    assert items[0]["metadata"] == {"unit": "Wh"} and items[1]["type"] == "meter"
+    assert await store.delete(created["id"]) is True
