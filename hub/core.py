@@ -25,7 +25,7 @@ from hub.config import (
     validate_section,
 )
 from hub.db.batch_writer import BatchWriter
-from hub.db.database import CORE_MIGRATIONS, Database
+from hub.db.database import CORE_MIGRATIONS, Database, database_url
 from hub.devices.registry import DeviceRegistry
 from hub.events import EventBus
 from hub.http import core_routes, device_routes, websocket_api
@@ -46,7 +46,6 @@ _LOGGER = logging.getLogger(__name__)
 
 CORE_NAME = "hub"
 SHUTDOWN_TIMEOUT = 10.0
-DATABASE_FILE = "station-hub.db"
 
 
 class Hub:
@@ -203,12 +202,7 @@ class Hub:
         self.bus.fire(events.HUB_STARTED, {"stationId": self.station_id})
 
     async def _start_database(self, core: dict[str, Any]) -> None:
-        url = (
-            core["database"].get("url")
-            or self.settings.database_url
-            or f"sqlite+aiosqlite:///{self.config_dir / DATABASE_FILE}"
-        )
-        self.db = Database(url)
+        self.db = Database(database_url(core, self.settings.database_url, self.config_dir))
         await self.db.start()
         await self.db.upgrade(CORE_MIGRATIONS, CORE_NAME)
         for integration in self._usable():

@@ -21,6 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 _LOGGER = logging.getLogger(__name__)
 
 CORE_MIGRATIONS = Path(__file__).parent / "migrations"
+DATABASE_FILE = "station-hub.db"
+
+
+def database_url(core: dict[str, Any], configured: str | None, config_dir: Path) -> str:
+    """The YAML's ``hub.database.url``, else ``HUB_DATABASE_URL``, else SQLite in the
+    config directory. One function so the CLI opens the very database the hub uses."""
+    return (
+        core["database"].get("url")
+        or configured
+        or f"sqlite+aiosqlite:///{Path(config_dir).resolve() / DATABASE_FILE}"
+    )
 
 
 class Database:

@@ -1,0 +1,105 @@
+"""Auth integration: users, roles, station roles, device and agent tokens (PRODUCT.md §4).
+
+Registers the ``user``, ``device`` and ``agent`` auth schemes that routes name in
+``requires(...)``, the sign-in routes under ``/api/auth``, and the ``station-hub user``
+commands. Other integrations reach users and stations through ``get_user_store(hub)``.
+See docs/auth.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from hub.hookspecs import hookimpl
+
+from .config import CONFIG_SCHEMA, resolve_settings
+from .const import MIGRATIONS
+from .errors import AuthStoreError, ConflictError, InvalidValueError, NotFoundError
+from .login_routes import register_login_routes
+from .models import ApiToken, CloudMember, Member, Station, User
+from .runtime import AuthRuntime
+from .schemes import AgentScheme, DeviceScheme, UserScheme
+from .store import UserStore
+from .token_routes import register_token_routes
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+    from hub.registrar import Registrar
+
+__all__ = [
+    "ApiToken",
+    "AuthStoreError",
+    "CloudMember",
+    "ConflictError",
+    "InvalidValueError",
+    "Member",
+    "NotFoundError",
+    "Station",
+    "User",
+    "UserStore",
+    "get_user_store",
+]
+
+# One module serves every hub in the process (tests start several), so each hub's
+# working parts are kept apart; a stopped hub's entry goes away with it.
+_RUNTIMES: weakref.WeakKeyDictionary[Hub, AuthRuntime] = weakref.WeakKeyDictionary()
+
+
+def get_user_store(hub: Hub) -> UserStore:
+    """The hub's user store; LookupError when the auth integration is not running on it.
+
+    Usable from the auth integration's registration on, so an integration that lists
+    ``auth`` in ``hub_dependencies`` can call it from its own ``hub_setup``.
+    """
+    runtime = _RUNTIMES.get(hub)
+    if runtime is None:
+        raise LookupError("the auth integration is not set up on this hub")
+    return runtime.users
+
+
+def runtime_for(hub: Hub) -> AuthRuntime | None:
+    """This hub's auth runtime (tests and diagnostics)."""
+    return _RUNTIMES.get(hub)
+
+
+@hookimpl
+def hub_config_schema() -> Any:
+    return CONFIG_SCHEMA
+
+
+@hookimpl
+def hub_migrations() -> str:
+    return str(MIGRATIONS)
+
+
+@hookimpl
+def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
+    # An unusable secret raises here: the integration fails, its schemes are never
+    # registered, and every protected route answers 401 (fail closed).
+    settings = resolve_settings(config, hub.settings, hub.config_dir)
+    runtime = AuthRuntime(hub, settings)
+    registrar.auth_scheme("user", UserScheme(runtime.codec, runtime.users, runtime.sessions))
+    registrar.auth_scheme("device", DeviceScheme(hub))
+    registrar.auth_scheme("agent", AgentScheme(settings.agent_token))
+    register_login_routes(registrar, runtime)
+    register_token_routes(registrar, runtime)
+    _RUNTIMES[hub] = runtime
+
+
+@hookimpl
+async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
+    await _RUNTIMES[hub].start()
+
+
+@hookimpl
+def hub_shutdown(hub: Hub) -> None:
+    _RUNTIMES.pop(hub, None)
+
+
+@hookimpl
+def hub_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+    from .cli import add_commands
+
+    add_commands(subparsers)

@@ -1,0 +1,161 @@
+"""Sign-in routes: login, refresh, logout, me, and the one-time onboarding of the owner.
+
+A failed login answers the same 401 whether the username exists, the password is wrong,
+the stored hash is malformed or the user is deactivated, and costs the same time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+from aiohttp import web
+
+from hub.auth import PUBLIC, requires
+from hub.http.errors import ApiError
+from hub.http.json import json_response, read_json
+from hub.registrar import Registrar
+
+from .const import MAX_PASSWORD_CHARS, MAX_TOKEN_CHARS, MAX_USERNAME_CHARS, ROLE_OWNER
+from .errors import OnboardingClosedError
+from .http_errors import store_errors
+from .models import User
+from .runtime import AuthRuntime
+from .throttle import address_key
+from .tokens import TokenError
+
+TAGS = ("auth",)
+
+_username = vol.All(str, vol.Length(min=1, max=MAX_USERNAME_CHARS))
+_password = vol.All(str, vol.Length(min=1, max=MAX_PASSWORD_CHARS))
+_opaque = vol.All(str, vol.Length(min=1, max=MAX_TOKEN_CHARS))
+
+CREDENTIALS = vol.Schema({vol.Required("username"): _username, vol.Required("password"): _password})
+REFRESH = vol.Schema({vol.Required("refresh_token"): _opaque})
+
+CREDENTIALS_JSON: dict[str, Any] = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {
+        "username": {"type": "string", "minLength": 1, "maxLength": MAX_USERNAME_CHARS},
+        "password": {"type": "string", "minLength": 1, "maxLength": MAX_PASSWORD_CHARS},
+    },
+    "additionalProperties": False,
+}
+REFRESH_JSON: dict[str, Any] = {
+    "type": "object",
+    "required": ["refresh_token"],
+    "properties": {"refresh_token": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+
+def _bad_credentials() -> ApiError:
+    return ApiError(401, "invalid_credentials", "wrong username or password")
+
+
+async def _check_password(runtime: AuthRuntime, username: str, password: str) -> User | None:
+    """The user if ``password`` is theirs and they are active; equal cost otherwise."""
+    record = await runtime.users.login_record(username)
+    if record is None or not (record.password_hash or record.station_password_hash):
+        await runtime.passwords.verify_unknown_user(password)
+        return None
+    for stored in (record.password_hash, record.station_password_hash):
+        if stored and await runtime.passwords.verify_async(stored, password):
+            return record.user if record.user.active else None
+    return None
+
+
+def register_login_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
+    async def login(request: web.Request) -> web.Response:
+        """Exchange a username and password for an access and a refresh token."""
+        body = await read_json(request, CREDENTIALS)
+        address = address_key(request.remote)
+        wait = runtime.throttle.begin(address, body["username"])
+        if wait is not None:
+            raise ApiError(
+                429,
+                "too_many_attempts",
+                f"too many failed sign-ins; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        user = await _check_password(runtime, body["username"], body["password"])
+        if user is None:
+            raise _bad_credentials()
+        runtime.throttle.succeeded(address, body["username"])
+        return json_response(await runtime.token_response(user))
+
+    async def refresh(request: web.Request) -> web.Response:
+        """Spend a refresh token for a new access token and a new refresh token."""
+        body = await read_json(request, REFRESH)
+        try:
+            user, refresh_token = await runtime.sessions.rotate_refresh_token(body["refresh_token"])
+        except TokenError as error:
+            raise ApiError(401, error.code, error.message) from None
+        return json_response(
+            {
+                "access_token": runtime.codec.issue(user.id, user.role),
+                "token_type": "Bearer",
+                "expires_in": int(runtime.settings.access_token_ttl),
+                "refresh_token": refresh_token,
+            }
+        )
+
+    async def logout(request: web.Request) -> web.Response:
+        """Revoke a refresh token (idempotent: an unknown token is not an error)."""
+        body = await read_json(request, REFRESH)
+        await runtime.sessions.revoke_refresh_token(body["refresh_token"])
+        return web.Response(status=204)
+
+    async def me(request: web.Request) -> web.Response:
+        """Who the access token belongs to."""
+        principal = request["principal"]
+        station_role = await runtime.users.station_role(principal.id)
+        return json_response(
+            {
+                "userId": principal.id,
+                "username": principal.name,
+                "role": principal.role,
+                "stationRole": station_role,
+            }
+        )
+
+    async def onboarding_status(_request: web.Request) -> web.Response:
+        """Whether the hub still waits for its first owner."""
+        return json_response({"required": await runtime.users.count_users() == 0})
+
+    async def onboard(request: web.Request) -> web.Response:
+        """Create the first owner; refused as soon as any user exists."""
+        body = await read_json(request, CREDENTIALS)
+        async with runtime.onboarding_lock:
+            with store_errors():
+                try:
+                    user = await runtime.users.create_user(
+                        body["username"],
+                        ROLE_OWNER,
+                        password=body["password"],
+                        only_if_no_users=True,
+                    )
+                except OnboardingClosedError as error:
+                    raise ApiError(403, "onboarding_closed", str(error)) from None
+        return json_response(await runtime.token_response(user), status=201)
+
+    registrar.http_route(
+        "POST", "/api/auth/login", login, auth=PUBLIC, tags=TAGS, request_schema=CREDENTIALS_JSON
+    )
+    registrar.http_route(
+        "POST", "/api/auth/refresh", refresh, auth=PUBLIC, tags=TAGS, request_schema=REFRESH_JSON
+    )
+    registrar.http_route(
+        "POST", "/api/auth/logout", logout, auth=PUBLIC, tags=TAGS, request_schema=REFRESH_JSON
+    )
+    registrar.http_route("GET", "/api/auth/me", me, auth=requires("user"), tags=TAGS)
+    registrar.http_route("GET", "/api/auth/onboarding", onboarding_status, auth=PUBLIC, tags=TAGS)
+    registrar.http_route(
+        "POST",
+        "/api/auth/onboarding",
+        onboard,
+        auth=PUBLIC,
+        tags=TAGS,
+        request_schema=CREDENTIALS_JSON,
+    )

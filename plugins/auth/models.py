@@ -1,0 +1,90 @@
+"""What the auth store hands out: plain frozen records, never database rows or hashes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    username: str
+    role: str
+    active: bool
+    cloud_user_id: str | None
+    has_password: bool
+    tokens_valid_after: float
+    created_at: float
+    updated_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "role": self.role,
+            "active": self.active,
+            "cloudUserId": self.cloud_user_id,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    id: str
+    name: str
+    owner_user_id: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "ownerUserId": self.owner_user_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    station_id: str
+    user_id: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A long-lived token's record; the token itself is shown once, at creation."""
+
+    id: str
+    user_id: str
+    name: str
+    created_at: float
+    expires_at: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "createdAt": self.created_at,
+            "expiresAt": self.expires_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CloudMember:
+    """One member as the cloud describes it, for ``UserStore.sync_identity``.
+
+    ``station_password_hash`` None leaves the stored hash unchanged; "" clears it.
+    """
+
+    cloud_user_id: str
+    username: str
+    role: str = "user"
+    station_role: str = "member"
+    station_password_hash: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LoginRecord:
+    """What a login needs and nothing leaves the store with: the user and its hashes."""
+
+    user: User
+    password_hash: str | None
+    station_password_hash: str | None

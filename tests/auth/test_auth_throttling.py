@@ -1,0 +1,142 @@
+"""Brute-force protection and the cost of a failed login."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import pytest
+
+from plugins.auth import runtime_for
+from tests.auth.conftest import PASSWORD, auth_config, hub_config, make_cast
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def login(client, username, password):
+    async with client.post(
+        "/api/auth/login", json={"username": username, "password": password}
+    ) as response:
+        return response.status, response.headers.get("Retry-After")
+
+
+@pytest.fixture
+async def throttled(hub_factory, integrations, hub_client):
+    throttle = {"max_failures_per_user": 3, "max_failures_per_ip": 6, "window": 60}
+    hub = await hub_factory(
+        hub_config(auth_config(login_throttle=throttle)), integrations=integrations
+    )
+    await make_cast(hub, password=PASSWORD)
+    clock = FakeClock()
+    runtime_for(hub).throttle.clock = clock
+    return await hub_client(hub), clock
+
+
+async def test_failures_per_username_lead_to_429_with_retry_after(throttled):
+    client, clock = throttled
+    for _ in range(3):
+        assert await login(client, "mia", "wrong") == (401, None)
+    status, retry_after = await login(client, "mia", PASSWORD)
+    assert status == 429
+    assert retry_after == "60"
+    # Another user from the same address is not blocked by mia's counter.
+    assert (await login(client, "adam", PASSWORD))[0] == 200
+    clock.now += 30
+    status, retry_after = await login(client, "MIA", PASSWORD)  # case does not dodge it
+    assert (status, retry_after) == (429, "30")
+    clock.now += 30
+    assert (await login(client, "mia", PASSWORD))[0] == 200
+
+
+async def test_success_resets_the_username_counter(throttled):
+    client, _clock = throttled
+    for _ in range(2):
+        assert (await login(client, "mia", "wrong"))[0] == 401
+    assert (await login(client, "mia", PASSWORD))[0] == 200
+    for _ in range(2):
+        assert (await login(client, "mia", "wrong"))[0] == 401
+    assert (await login(client, "mia", PASSWORD))[0] == 200
+
+
+async def test_failures_per_address_across_usernames(throttled):
+    client, clock = throttled
+    names = ["u1", "u2", "u3", "u4", "u5", "u6"]
+    for name in names:
+        assert (await login(client, name, "wrong"))[0] == 401
+    status, retry_after = await login(client, "adam", PASSWORD)
+    assert status == 429
+    assert int(retry_after) == 60
+    clock.now += 61
+    assert (await login(client, "adam", PASSWORD))[0] == 200
+
+
+async def test_a_parallel_burst_cannot_outrun_the_counter(throttled):
+    client, _clock = throttled
+    results = await asyncio.gather(*(login(client, "mia", f"guess-{n}") for n in range(10)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [401] * 3 + [429] * 7
+
+
+async def test_unknown_users_cost_as_much_as_known_ones(hub_factory, integrations, hub_client):
+    """With production argon2 settings, a miss must not answer measurably faster."""
+    config = auth_config()
+    del config["password_hashing"]  # production defaults
+    hub = await hub_factory(hub_config(config), integrations=integrations)
+    await runtime_for(hub).users.create_user("mia", "user", password=PASSWORD)
+    client = await hub_client(hub)
+
+    async def timed(username):
+        started = time.perf_counter()
+        status, _ = await login(client, username, "wrong password")
+        assert status == 401
+        return time.perf_counter() - started
+
+    known = [await timed("mia") for _ in range(3)]
+    unknown = [await timed(f"nobody-{n}") for n in range(3)]
+    ratio = statistics.median(unknown) / statistics.median(known)
+    assert 0.5 < ratio < 2, (known, unknown)
+
+
+async def test_password_checks_do_not_block_the_event_loop(hub_factory, integrations, hub_client):
+    config = auth_config()
+    del config["password_hashing"]
+    hub = await hub_factory(hub_config(config), integrations=integrations)
+    await runtime_for(hub).users.create_user("mia", "user", password=PASSWORD)
+    client = await hub_client(hub)
+    login_done = asyncio.Event()
+    gaps: list[float] = []
+
+    async def watch_loop():
+        last = time.perf_counter()
+        while not login_done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    watcher = asyncio.create_task(watch_loop())
+    started = time.perf_counter()
+    for _ in range(2):
+        assert (await login(client, "mia", PASSWORD))[0] == 200
+    elapsed = (time.perf_counter() - started) / 2
+    login_done.set()
+    await asyncio.wait_for(watcher, 5)
+    # A check on the loop would stall it for the whole hash; in a thread it barely shows.
+    assert max(gaps) < elapsed * 0.5, (max(gaps), elapsed)
+
+
+def test_address_keys_group_ipv6_by_64_prefix():
+    from plugins.auth.throttle import address_key
+
+    assert address_key("192.0.2.7") == "192.0.2.7"
+    assert address_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::9")
+    assert address_key("2001:db8:1:2::1") != address_key("2001:db8:1:3::1")
+    assert address_key(None) == "unknown"
