@@ -1,0 +1,72 @@
+"""Cloud link: one outbound WebSocket to the cloud, speaking JSON-RPC 2.0 (PRODUCT.md §6).
+
+The station authenticates with its token, serves the cloud's calls (device commands,
+snapshots, every RPC method integrations registered), notifies device state, events and
+presence on the channels the cloud chose, and applies the cloud's legacy identity
+messages to the auth integration's tables. See docs/cloud-protocol.md.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hub.hookspecs import hookimpl
+from plugins.cloud_link.config import CONFIG_SCHEMA, LinkSettings
+from plugins.cloud_link.const import DOMAIN
+from plugins.cloud_link.routes import register_routes
+from plugins.cloud_link.runtime import CloudLinkRuntime
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+    from hub.registrar import Registrar
+
+# One module serves every hub in the process (tests start several), so the working parts
+# are kept per hub.
+_RUNTIMES: weakref.WeakKeyDictionary[Hub, CloudLinkRuntime] = weakref.WeakKeyDictionary()
+
+
+def runtime_for(hub: Hub) -> CloudLinkRuntime | None:
+    """This hub's cloud link (for tests and diagnostics)."""
+    return _RUNTIMES.get(hub)
+
+
+@hookimpl
+def hub_dependencies() -> Sequence[str]:
+    # Identity messages need the auth integration's tables, but the link itself (RPC,
+    # notifications) is useful without it; identity messages are refused when it is absent.
+    return ()
+
+
+@hookimpl
+def hub_config_schema() -> Any:
+    return CONFIG_SCHEMA
+
+
+@hookimpl
+def hub_migrations() -> str:
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
+    settings = LinkSettings.from_config(config, hub.settings.cloud_host)
+    runtime = CloudLinkRuntime(hub, settings)
+    _RUNTIMES[hub] = runtime
+    register_routes(registrar, runtime)
+
+
+@hookimpl
+async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
+    runtime = _RUNTIMES[hub]
+    await runtime.start()
+    hub.add_health_info(DOMAIN, runtime.health)
+
+
+@hookimpl
+async def hub_shutdown(hub: Hub) -> None:
+    runtime = _RUNTIMES.pop(hub, None)
+    if runtime is not None:
+        await runtime.stop()

@@ -1,0 +1,107 @@
+"""The methods the cloud may call on the station.
+
+Four belong to the cloud link itself; every method any integration registered through the
+core's registrar is served as well, looked up at call time so late registrations count.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+
+from hub.devices.registry import DeviceError
+from plugins.cloud_link.const import ALL_CHANNELS, ERROR_COMMAND_FAILED, ERROR_DEVICE_NOT_FOUND
+from plugins.cloud_link.jsonrpc import CallContext, Handler, InvalidParams, RpcError
+from plugins.cloud_link.outbox import Outbox
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+
+_LOGGER = logging.getLogger(__name__)
+
+COMMAND_PARAMS = vol.Schema(
+    {
+        vol.Required("deviceId"): vol.All(str, vol.Length(min=1, max=64)),
+        vol.Required("command"): vol.All(str, vol.Length(min=1, max=64)),
+        vol.Optional("params", default={}): dict,
+    }
+)
+CHANNELS_PARAMS = vol.Schema(
+    {vol.Required("channels"): vol.All([vol.In(ALL_CHANNELS)], vol.Unique())}
+)
+
+
+class StationMethods:
+    def __init__(self, hub: Hub, outbox: Outbox) -> None:
+        self._hub = hub
+        self._outbox = outbox
+        self._own: dict[str, Callable[[Any, CallContext], Any]] = {
+            "device.command": self.device_command,
+            "devices.snapshot": self.devices_snapshot,
+            "device_types.list": self.device_types_list,
+            "station.setActiveChannels": self.set_active_channels,
+        }
+
+    @property
+    def names(self) -> list[str]:
+        return sorted({*self._own, *self._hub.registrations.rpc_methods})
+
+    def warn_about_shadowed(self) -> None:
+        for name in self._own.keys() & self._hub.registrations.rpc_methods.keys():
+            owner = self._hub.registrations.rpc_methods[name].integration
+            _LOGGER.warning(
+                "RPC method %s registered by %s is not reachable from the cloud: the cloud "
+                "link serves its own method of that name",
+                name,
+                owner,
+            )
+
+    def lookup(self, name: str) -> Handler | None:
+        own = self._own.get(name)
+        if own is not None:
+            return own
+        registered = self._hub.registrations.rpc_methods.get(name)
+        return registered.handler if registered is not None else None
+
+    async def device_command(self, params: Any, _context: CallContext) -> dict[str, Any]:
+        """Send a command to a device, named by its id or its external id."""
+        request = COMMAND_PARAMS(params)
+        devices = self._hub.devices
+        device = devices.get(request["deviceId"]) or devices.by_external_id(request["deviceId"])
+        if device is None:
+            raise RpcError(
+                ERROR_DEVICE_NOT_FOUND,
+                "Device not found",
+                data=f"no device with id or external id {request['deviceId']!r}",
+            )
+        try:
+            command = await devices.send_command(
+                device.id, request["command"], request["params"], source="cloud"
+            )
+        except DeviceError as error:
+            code = (
+                ERROR_DEVICE_NOT_FOUND if error.code == "device_not_found" else ERROR_COMMAND_FAILED
+            )
+            raise RpcError(code, error.code, data=error.message) from None
+        return {"status": "ok", "commandId": command.id, "commandStatus": command.status}
+
+    def devices_snapshot(self, params: Any, _context: CallContext) -> dict[str, Any]:
+        _no_params(params)
+        return {"devices": [device.as_dict() for device in self._hub.devices.all()]}
+
+    def device_types_list(self, params: Any, _context: CallContext) -> dict[str, Any]:
+        _no_params(params)
+        return {"deviceTypes": [item.as_dict() for item in self._hub.devices.device_types()]}
+
+    def set_active_channels(self, params: Any, _context: CallContext) -> dict[str, Any]:
+        channels = CHANNELS_PARAMS(params)["channels"]
+        self._outbox.set_channels(channels)
+        return {"ok": True, "channels": list(self._outbox.channels)}
+
+
+def _no_params(params: Any) -> None:
+    if params:
+        raise InvalidParams("this method takes no params (omit them, or send {} or [])")
