@@ -1,0 +1,323 @@
+"""HTTP and WebSocket routes of BLE provisioning (PRODUCT.md §4 and §7)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+from aiohttp import WSMsgType, web
+
+from hub.auth import PUBLIC, requires
+from hub.http.errors import ApiError
+from hub.http.json import dumps, json_response, parse_json_bytes, read_json
+from plugins.ble_provisioning.credentials import InvalidCredentials, validate
+from plugins.ble_provisioning.provisioner import ProvisioningFailed, ProvisionRequest
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+    from hub.registrar import Registrar
+    from plugins.ble_provisioning.runtime import BleProvisioningRuntime
+
+_LOGGER = logging.getLogger(__name__)
+
+AUTH_TIMEOUT = 10.0
+MAX_WATCHER_QUEUE = 1024
+MAX_MESSAGE_BYTES = 16 * 1024
+
+# Types are checked here; the Wi-Fi rules (bytes, lengths, NUL) by credentials.validate.
+ADD_SCHEMA = vol.Schema(
+    {
+        vol.Required("address"): vol.All(str, vol.Length(min=1, max=64)),
+        vol.Optional("ssid"): str,
+        vol.Optional("password"): str,
+        vol.Optional("name"): vol.All(str, vol.Length(min=1, max=128)),
+        vol.Optional("externalId"): str,
+        vol.Optional("deviceType"): vol.All(str, vol.Length(min=1, max=64)),
+    }
+)
+IDENTIFY_SCHEMA = vol.Schema({vol.Required("address"): vol.All(str, vol.Length(min=1, max=64))})
+WIFI_SCHEMA = vol.Schema({vol.Required("ssid"): str, vol.Required("password"): str})
+
+
+class RuntimeRef:
+    """Routes are registered before setup creates the runtime; this bridges the gap."""
+
+    def __init__(self) -> None:
+        self.runtime: BleProvisioningRuntime | None = None
+
+    def require(self) -> BleProvisioningRuntime:
+        if self.runtime is None:
+            raise ApiError(503, "ble_unavailable", "BLE provisioning is not set up")
+        return self.runtime
+
+    def require_available(self) -> BleProvisioningRuntime:
+        runtime = self.require()
+        if not runtime.available:
+            raise ApiError(503, "ble_unavailable", f"Bluetooth is not available: {runtime.reason}")
+        return runtime
+
+
+def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
+    async def provisioning_ws(request: web.Request) -> web.StreamResponse:
+        """Live BLE candidates: auth phase, then candidate and scan messages."""
+        runtime = ref.require()
+        socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_MESSAGE_BYTES)
+        await socket.prepare(request)
+        if not await _authenticate(hub, socket):
+            return socket
+        watcher = SocketWatcher(socket)
+        writer = asyncio.create_task(watcher.run())
+        try:
+            await runtime.scans.add_watcher(watcher)
+            async for message in socket:
+                _answer(watcher, message)
+        finally:
+            await runtime.scans.remove_watcher(watcher)
+            watcher.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        return socket
+
+    async def list_candidates(request: web.Request) -> web.Response:
+        """The candidates of the running scan (empty when nobody is watching)."""
+        runtime = ref.require()
+        return json_response([item.as_dict() for item in runtime.scans.candidates.all()])
+
+    async def add(request: web.Request) -> web.Response:
+        """Provision one candidate with Wi-Fi credentials and the station's details."""
+        runtime = ref.require_available()
+        body = await read_json(request, ADD_SCHEMA)
+        credentials = await _credentials(runtime, body)
+        try:
+            result = await runtime.provisioner.provision(
+                ProvisionRequest(
+                    address=body["address"],
+                    credentials=credentials,
+                    external_id=body.get("externalId"),
+                    name=body.get("name"),
+                    device_type=body.get("deviceType"),
+                )
+            )
+        except ProvisioningFailed as failure:
+            if failure.code == "ble_unavailable":
+                runtime.mark_unavailable(failure.message)
+            raise ApiError(
+                failure.status, failure.code, failure.message, details=failure.details
+            ) from None
+        runtime.scans.forget(result["address"])
+        runtime.scans.broadcast(
+            {
+                "type": "provisioning",
+                "address": result["address"],
+                "state": "provisioned",
+                "protocol": result["protocol"],
+            }
+        )
+        return json_response(result, status=201 if result["registered"] else 200)
+
+    async def identify(request: web.Request) -> web.Response:
+        """Ask an Improv device to blink or beep so the user can tell which one it is."""
+        runtime = ref.require_available()
+        body = await read_json(request, IDENTIFY_SCHEMA)
+        try:
+            await runtime.provisioner.identify(body["address"])
+        except ProvisioningFailed as failure:
+            raise ApiError(
+                failure.status, failure.code, failure.message, details=failure.details
+            ) from None
+        return json_response({"address": body["address"], "identify": "sent"})
+
+    async def put_wifi(request: web.Request) -> web.Response:
+        """Store the Wi-Fi credentials devices get when a provisioning request has none."""
+        runtime = ref.require()
+        body = await read_json(request, WIFI_SCHEMA)
+        try:
+            credentials = validate(body["ssid"], body["password"])
+        except InvalidCredentials as error:
+            raise ApiError(400, "invalid_credentials", str(error)) from None
+        updated_at = await runtime.wifi.save(credentials)
+        return json_response({"ssid": credentials.ssid, "updatedAt": updated_at})
+
+    async def get_wifi(request: web.Request) -> web.Response:
+        """Which network is stored (never the passphrase)."""
+        runtime = ref.require()
+        stored = await runtime.wifi.load()
+        if stored is None:
+            return json_response({"configured": False, "ssid": None, "updatedAt": None})
+        credentials, updated_at = stored
+        return json_response(
+            {"configured": True, "ssid": credentials.ssid, "updatedAt": updated_at}
+        )
+
+    # Authentication happens inside the socket, as for /api/websocket: a browser cannot
+    # set headers on an upgrade. The auth phase is mandatory and fails closed.
+    registrar.http_route(
+        "GET",
+        "/api/provisioning/ws",
+        provisioning_ws,
+        auth=PUBLIC,
+        websocket=True,
+        description='Send {"type": "auth", "access_token": ...} after auth_required.',
+    )
+    registrar.http_route(
+        "GET", "/api/provisioning/candidates", list_candidates, auth=requires("user")
+    )
+    registrar.http_route(
+        "POST",
+        "/api/provisioning/add",
+        add,
+        auth=requires("user"),
+        request_schema=_ADD_JSON_SCHEMA,
+    )
+    registrar.http_route(
+        "POST",
+        "/api/provisioning/identify",
+        identify,
+        auth=requires("user"),
+        request_schema=_IDENTIFY_JSON_SCHEMA,
+    )
+    registrar.http_route(
+        "PUT",
+        "/api/agent/wifi",
+        put_wifi,
+        auth=requires("agent"),
+        request_schema=_WIFI_JSON_SCHEMA,
+    )
+    registrar.http_route("GET", "/api/agent/wifi", get_wifi, auth=requires("agent"))
+
+
+async def _credentials(runtime: BleProvisioningRuntime, body: dict[str, Any]) -> Any:
+    """Credentials from the request, else the agent's stored ones; both validated."""
+    if "ssid" in body or "password" in body:
+        if "ssid" not in body or "password" not in body:
+            raise ApiError(400, "invalid_credentials", "give both ssid and password, or neither")
+        try:
+            return validate(body["ssid"], body["password"])
+        except InvalidCredentials as error:
+            raise ApiError(400, "invalid_credentials", str(error)) from None
+    stored = await runtime.wifi.load()
+    if stored is None:
+        raise ApiError(
+            400,
+            "wifi_credentials_missing",
+            "the request has no ssid/password and none are stored (PUT /api/agent/wifi)",
+        )
+    return stored[0]
+
+
+class SocketWatcher:
+    """A WebSocket client of the scan: a bounded queue drained by one writer task."""
+
+    def __init__(self, socket: web.WebSocketResponse) -> None:
+        self._socket = socket
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(MAX_WATCHER_QUEUE)
+        self._closed = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self._closed:
+            return
+        try:
+            self._queue.put_nowait(dumps(message))
+        except asyncio.QueueFull:
+            _LOGGER.warning("Provisioning WebSocket client is too slow; closing it")
+            self.close()
+            asyncio.get_running_loop().create_task(self._socket.close(message=b"too slow"))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(None)
+
+    async def run(self) -> None:
+        while True:
+            data = await self._queue.get()
+            if data is None or self._socket.closed:
+                return
+            try:
+                await self._socket.send_str(data.decode())
+            except ConnectionError:
+                return
+
+
+def _answer(watcher: SocketWatcher, message: Any) -> None:
+    """The socket is a feed; clients may ping, anything else gets an error, never a drop."""
+    if message.type != WSMsgType.TEXT:
+        if message.type == WSMsgType.BINARY:
+            watcher.send(_error("invalid_format", "binary frames are not accepted"))
+        return
+    try:
+        data = parse_json_bytes(message.data.encode())
+    except ValueError as error:
+        watcher.send(_error("invalid_format", str(error)))
+        return
+    if isinstance(data, dict) and data.get("type") == "ping":
+        watcher.send({"type": "pong", "id": data.get("id")})
+        return
+    watcher.send(_error("unknown_command", 'this socket only answers {"type": "ping"}'))
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"code": code, "message": message}}
+
+
+async def _authenticate(hub: Hub, socket: web.WebSocketResponse) -> bool:
+    await socket.send_str(dumps({"type": "auth_required"}).decode())
+    try:
+        message = await socket.receive(timeout=AUTH_TIMEOUT)
+    except TimeoutError:
+        return await _refuse(socket, f"no auth message within {AUTH_TIMEOUT:g} s")
+    if message.type != WSMsgType.TEXT:
+        return await _refuse(socket, "expected an auth message")
+    try:
+        data = parse_json_bytes(message.data.encode())
+    except ValueError as error:
+        return await _refuse(socket, str(error))
+    token = data.get("access_token") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("type") != "auth" or not isinstance(token, str):
+        return await _refuse(socket, 'expected {"type": "auth", "access_token": "..."}')
+    scheme = hub.registrations.auth_scheme("user")
+    if scheme is None:
+        return await _refuse(socket, "no running integration provides user authentication")
+    try:
+        await scheme.authenticate_token(token)
+    except ApiError as error:
+        return await _refuse(socket, error.message)
+    await socket.send_str(dumps({"type": "auth_ok"}).decode())
+    return True
+
+
+async def _refuse(socket: web.WebSocketResponse, reason: str) -> bool:
+    await socket.send_str(dumps({"type": "auth_invalid", "message": reason}).decode())
+    await socket.close()
+    return False
+
+
+_ADD_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["address"],
+    "properties": {
+        "address": {"type": "string", "description": "BLE address of a current candidate"},
+        "ssid": {"type": "string", "description": "1-32 bytes in UTF-8, no NUL"},
+        "password": {"type": "string", "description": "8-63 printable ASCII or 64 hex"},
+        "name": {"type": "string"},
+        "externalId": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        "deviceType": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+_IDENTIFY_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["address"],
+    "properties": {"address": {"type": "string"}},
+    "additionalProperties": False,
+}
+_WIFI_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["ssid", "password"],
+    "properties": {"ssid": {"type": "string"}, "password": {"type": "string"}},
+    "additionalProperties": False,
+}
