@@ -12,12 +12,20 @@ from aiohttp import web
 DEVICE_COUNT = 100
 
 
-async def serve_hub(config_dir: Path, ready_file: Path) -> None:
-    from hub.core import Hub
-    from hub.testing import static_auth
+async def serve_hub(config_dir: Path, ready_file: Path, churn: bool) -> None:
+    """The hub with the real auth integration; the client gets a real JWT.
 
-    hub = Hub(config_dir, extra_integrations={"static_auth": static_auth})
+    ``churn``: a device state changes every millisecond, so nearly every request must
+    render the listing afresh (the worst case for the listing cache)."""
+    from hub.core import Hub
+    from plugins.auth import get_user_store, runtime_for
+
+    hub = Hub(config_dir)
     await hub.start()
+    user = await get_user_store(hub).create_user("bench", "owner")
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    token = runtime.codec.issue(user.id, user.role)
     for index in range(DEVICE_COUNT):
         device = await hub.devices.handshake(
             f"bench-{index:03d}",
@@ -29,8 +37,13 @@ async def serve_hub(config_dir: Path, ready_file: Path) -> None:
         hub.devices.report_state(
             device, {"temperature": 20 + index / 10, "humidity": 40 + index % 7}
         )
-    ready_file.write_text(hub.http_url)
-    await asyncio.Event().wait()
+    ready_file.write_text(f"{hub.http_url} {token}")
+    devices = hub.devices.all()
+    tick = 0
+    while True:
+        await asyncio.sleep(0.001 if churn else 3600)
+        tick += 1
+        hub.devices.report_state(devices[tick % DEVICE_COUNT], {"temperature": tick})
 
 
 async def serve_bare(port: int, body_file: Path, ready_file: Path) -> None:
@@ -52,6 +65,8 @@ async def serve_bare(port: int, body_file: Path, ready_file: Path) -> None:
 if __name__ == "__main__":
     kind = sys.argv[1]
     if kind == "hub":
-        asyncio.run(serve_hub(Path(sys.argv[2]), Path(sys.argv[3])))
+        # argv: hub CONFIG_DIR READY_FILE quiet|churn
+        asyncio.run(serve_hub(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] == "churn"))
     else:
-        asyncio.run(serve_bare(int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])))
+        # argv: bare PORT READY_FILE BODY_FILE
+        asyncio.run(serve_bare(int(sys.argv[2]), Path(sys.argv[4]), Path(sys.argv[3])))

@@ -64,6 +64,10 @@ class DeviceRegistry:
         self._types: dict[str, DeviceType] = {}
         self._commands: dict[str, Command] = {}
         self._presence_task: asyncio.Task[None] | None = None
+        # Bumped by every change a device listing would show; lets the API reuse its
+        # last rendering while nothing changed (the portal polls far more than devices
+        # change when the site is quiet).
+        self.version = 0
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -256,6 +260,7 @@ class DeviceRegistry:
         device = self._devices.pop(device_id, None)
         if device is None:
             return False
+        self.version += 1
         self._by_external.pop(device.external_id, None)
         for digest, owner in list(self._by_token.items()):
             if owner == device_id:
@@ -335,12 +340,14 @@ class DeviceRegistry:
         self._seen(device, time.time())
 
     def set_offline(self, device: Device) -> None:
+        self.version += 1
         if device.online:
             device.online = False
             self._writer.update(tables.devices, device.id, {"online": False})
             self._fire_presence(device)
 
     def _seen(self, device: Device, now: float) -> None:
+        self.version += 1
         device.last_seen = now
         if not device.online:
             device.online = True
@@ -487,6 +494,7 @@ class DeviceRegistry:
     # ---- internals -----------------------------------------------------------------
 
     def _index(self, device: Device, token_digest: str | None) -> None:
+        self.version += 1
         self._devices[device.id] = device
         self._by_external[device.external_id] = device
         if token_digest:

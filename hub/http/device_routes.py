@@ -11,7 +11,7 @@ from aiohttp import web
 from hub.auth import requires
 from hub.devices.registry import DeviceError
 from hub.http.errors import ApiError
-from hub.http.json import json_response, read_json
+from hub.http.json import dumps, json_response, read_json
 from hub.registrar import Registrar
 
 if TYPE_CHECKING:
@@ -64,9 +64,13 @@ def register(hub: Hub, registrar: Registrar) -> None:
             raise ApiError(404, "device_not_found", "no device with that id")
         return device
 
+    rendered: list[Any] = [-1, b""]  # [registry version, JSON bytes]
+
     async def list_devices(_request: web.Request) -> web.Response:
         """All devices with their latest state."""
-        return json_response([device.as_dict() for device in registry.all()])
+        if rendered[0] != registry.version:
+            rendered[:] = [registry.version, dumps([device.as_dict() for device in registry.all()])]
+        return web.Response(body=rendered[1], content_type="application/json")
 
     async def get_device(request: web.Request) -> web.Response:
         """One device with its latest state."""

@@ -194,3 +194,26 @@ async def test_a_failing_database_write_is_retried_not_lost(authed_hub):
     await writer.flush()
     assert writer.pending == 0
     assert await count(hub, tables.device_events, type="kept") == 1
+
+
+async def test_the_device_listing_never_serves_a_stale_rendering(authed_hub, hub_client):
+    hub = authed_hub
+    client = await hub_client(hub, token="user-token")
+
+    async def listing():
+        async with client.get("/api/devices") as response:
+            return {item["externalId"]: item for item in await response.json()}
+
+    assert await listing() == {}
+    device = await hub.devices.handshake("c-1", device_type="x", transport="echo")
+    first = await listing()
+    assert first["c-1"]["online"] is True
+    hub.devices.report_state(device, {"n": 1})
+    assert (await listing())["c-1"]["state"] == {"n": 1}
+    device.last_seen -= 100  # as if the heartbeat came long ago
+    hub.devices.heartbeat(device)
+    assert (await listing())["c-1"]["lastSeen"] != first["c-1"]["lastSeen"]
+    hub.devices.set_offline(device)
+    assert (await listing())["c-1"]["online"] is False
+    await hub.devices.remove(device.id)
+    assert await listing() == {}
