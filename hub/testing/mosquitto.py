@@ -64,6 +64,9 @@ class MosquittoBroker:
                     "log_type warning",
                     "log_type notice",
                     "log_type information",
+                    # Started as root, mosquitto drops to the "mosquitto" user, which cannot
+                    # write the temporary persistence directory: sessions would be lost.
+                    "user root" if hasattr(os, "geteuid") and os.geteuid() == 0 else "",
                     self.extra_config,
                     "",
                 ]

@@ -1,0 +1,61 @@
+"""MQTT devices: ESP32s report over MQTT and receive their commands (PRODUCT.md §5).
+
+The hub keeps one persistent MQTT session; every topic registered with the core (this
+integration's §5 handlers included) is subscribed through it. Bad messages are dropped and
+counted, never fatal. See docs/mqtt-protocol.md for the wire format and
+docs/performance.md for the ingest measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from hub.hookspecs import hookimpl
+
+from .config import CONFIG_SCHEMA, settings_from_config
+from .runtime import MqttDevicesRuntime
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+    from hub.registrar import Registrar
+
+# One module serves every hub in the process (tests start several), so state is per hub.
+_RUNTIMES: weakref.WeakKeyDictionary[Hub, MqttDevicesRuntime] = weakref.WeakKeyDictionary()
+
+
+def runtime_for(hub: Hub) -> MqttDevicesRuntime | None:
+    """This hub's MQTT runtime (for tests, benchmarks and diagnostics)."""
+    return _RUNTIMES.get(hub)
+
+
+@hookimpl
+def hub_config_schema() -> Any:
+    return CONFIG_SCHEMA
+
+
+@hookimpl
+def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
+    runtime = MqttDevicesRuntime(hub, settings_from_config(config))
+    _RUNTIMES[hub] = runtime
+    runtime.register(registrar)
+
+
+@hookimpl
+async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
+    await _RUNTIMES[hub].start()
+
+
+@hookimpl
+async def hub_shutdown(hub: Hub) -> None:
+    runtime = _RUNTIMES.pop(hub, None)
+    if runtime is not None:
+        await runtime.stop()
+
+
+@hookimpl
+def hub_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+    from .simulator.cli import add_simulate_command
+
+    add_simulate_command(subparsers)

@@ -1,0 +1,67 @@
+"""The in-process amqtt broker used when the YAML says ``broker: embedded`` (or ``auto`` finds
+no local broker), so a hub runs with nothing else installed.
+
+It keeps sessions in memory only: it starts and stops with the hub, so the persistent
+session that protects QoS 1 messages across hub restarts needs an external broker
+(Mosquitto with config/mosquitto.conf).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from amqtt.broker import Broker
+
+from .config import BrokerAddress
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class EmbeddedBrokerError(RuntimeError):
+    """The embedded broker could not start (typically: its port is taken)."""
+
+
+class EmbeddedBroker:
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self._broker: Broker | None = None
+
+    @property
+    def address(self) -> BrokerAddress:
+        # Clients reach a wildcard bind through loopback.
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return BrokerAddress(host, self.port)
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            },
+        }
+
+    async def start(self) -> None:
+        # amqtt logs every connection at INFO; the hub's own log says what matters.
+        for name in ("amqtt", "transitions"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        broker = Broker(self._config())
+        try:
+            await broker.start()
+        except Exception as error:
+            raise EmbeddedBrokerError(
+                f"the embedded MQTT broker could not listen on {self.host}:{self.port} "
+                f"({error}); set mqtt_devices.embedded.port to a free port, or point "
+                "mqtt_devices.broker at a running broker"
+            ) from error
+        self._broker = broker
+        _LOGGER.info("Embedded MQTT broker listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            try:
+                await broker.shutdown()
+            except Exception:
+                _LOGGER.exception("The embedded MQTT broker did not shut down cleanly")

@@ -1,0 +1,221 @@
+"""Everything the integration runs for one hub, wired together.
+
+Built in ``hub_register`` (so the §5 topic handlers and the ``mqtt`` transport are
+registered like any other integration's), started in ``hub_setup``: choose the broker
+(external, the local one, or the embedded one), then keep one connection to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from hub import integrations
+from hub.auth import requires
+from hub.http.json import json_response
+from hub.registrar import TopicSubscription
+
+from .config import AUTO, EMBEDDED, BrokerAddress, MqttSettings
+from .connection import MqttConnection
+from .const import DOMAIN, TRANSPORT
+from .drops import DropCounter
+from .embedded_broker import EmbeddedBroker
+from .probe import broker_answers
+from .protocol import DeviceProtocol
+from .router import TopicRouter, inbox_factory
+from .topics import hub_status_topic
+from .transport import MqttCommandTransport
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+    from hub.registrar import Registrar
+
+_LOGGER = logging.getLogger(__name__)
+
+# hub_setup waits (at most this long) for the first connection attempt, so a hub that starts
+# next to a healthy broker is subscribed when start() returns; a broker that refuses or does
+# not answer does not hold it up.
+FIRST_CONNECT_WAIT = 3.0
+STOP_DRAIN_TIMEOUT = 15.0
+MAX_PENDING_SENDS = 1000
+
+
+class MqttDevicesRuntime:
+    def __init__(self, hub: Hub, settings: MqttSettings) -> None:
+        self._hub = hub
+        self.settings = settings
+        self.station_id = hub.station_id
+        self.client_id = settings.client_id or f"station-hub-{hub.station_id}"
+        self.drops = DropCounter()
+        self.router = TopicRouter(
+            hub.registrations.topics, self.drops, handler_timeout=settings.handler_timeout
+        )
+        self.protocol = DeviceProtocol(
+            hub.station_id, hub.devices, settings, self.drops, self.send_soon
+        )
+        self.transport = MqttCommandTransport(hub.station_id)
+        self.connection: MqttConnection | None = None
+        self.embedded: EmbeddedBroker | None = None
+        self.mode = "external"
+        self._sending: set[asyncio.Task[None]] = set()
+
+    # ---- registration ------------------------------------------------------------------
+
+    def register(self, registrar: Registrar) -> None:
+        self.protocol.register(registrar)
+        registrar.device_transport(TRANSPORT, self.transport)
+        registrar.http_route(
+            "GET",
+            "/api/mqtt/status",
+            self._status_route,
+            auth=requires("user"),
+            summary="MQTT connection, message counters and the last drop of each kind",
+            tags=(DOMAIN,),
+        )
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        address = await self._choose_broker()
+        self.connection = MqttConnection(
+            address,
+            client_id=self.client_id,
+            status_topic=hub_status_topic(self.station_id),
+            subscriptions=self.subscriptions,
+            queue_type=inbox_factory(self.router),
+            reconnect=self.settings.reconnect,
+            keepalive=self.settings.keepalive,
+            protocol=self.settings.protocol,
+            session_expiry=self.settings.session_expiry,
+            tls=self.settings.tls,
+            on_change=self._connection_changed,
+        )
+        self.transport.connection = self.connection
+        self._hub.registrations.topic_listeners.append(self._topic_added)
+        self._hub.add_health_info(DOMAIN, self.health)
+        self.connection.start(self._hub.create_task)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.connection.first_attempt_done.wait(), FIRST_CONNECT_WAIT)
+        if self.connection.connects == 0:
+            _LOGGER.warning(
+                "No MQTT session with %s yet (%s); the hub keeps retrying",
+                address.url,
+                self.connection.last_error or "no answer",
+            )
+
+    async def stop(self) -> None:
+        """Finish what was received and answer it, then disconnect cleanly."""
+        listeners = self._hub.registrations.topic_listeners
+        if self._topic_added in listeners:
+            listeners.remove(self._topic_added)
+        await self._settle()
+        if self.connection is not None:
+            await self.connection.stop()
+        # Whatever arrived while disconnecting.
+        await self._settle()
+        if self.embedded is not None:
+            await self.embedded.stop()
+
+    async def _settle(self) -> None:
+        try:
+            await self.router.idle(STOP_DRAIN_TIMEOUT)
+        except TimeoutError:
+            _LOGGER.error("Held-back MQTT messages were not all handled before stopping")
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=2.0)
+
+    async def _choose_broker(self) -> BrokerAddress:
+        settings = self.settings
+        if settings.broker == EMBEDDED:
+            return await self._start_embedded()
+        if settings.broker == AUTO:
+            if await broker_answers(settings.local_broker):
+                self.mode = "local"
+                _LOGGER.info("Using the local MQTT broker at %s", settings.local_broker.url)
+                return settings.local_broker
+            _LOGGER.info(
+                "No MQTT broker answers at %s; starting the embedded one",
+                settings.local_broker.url,
+            )
+            return await self._start_embedded()
+        assert settings.address is not None
+        return settings.address
+
+    async def _start_embedded(self) -> BrokerAddress:
+        self.mode = "embedded"
+        self.embedded = EmbeddedBroker(self.settings.embedded_host, self.settings.embedded_port)
+        await self.embedded.start()
+        return self.embedded.address
+
+    # ---- what the parts call -----------------------------------------------------------
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """Every topic filter registered with the core, read afresh for each session."""
+        return [(pattern, item.qos) for pattern, item in self._hub.registrations.topics.items()]
+
+    def send_soon(self, topic: str, payload: bytes) -> None:
+        """Publish at QoS 1 in the background (handshake acks: the device retries if lost)."""
+        if self.connection is None or len(self._sending) >= MAX_PENDING_SENDS:
+            _LOGGER.debug("Not sending %s: no connection or too many pending sends", topic)
+            return
+        task = asyncio.get_running_loop().create_task(self._publish_quietly(topic, payload))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _publish_quietly(self, topic: str, payload: bytes) -> None:
+        assert self.connection is not None
+        try:
+            await self.connection.publish(topic, payload, qos=1)
+        except Exception as error:
+            _LOGGER.info("Could not publish to %s: %s", topic, error)
+
+    def _topic_added(self, subscription: TopicSubscription) -> None:
+        """A topic registered after start: route it now, subscribe in the background."""
+        self.router.topics_changed()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # registered from outside the event loop: the next session subscribes it
+        if self.connection is not None:
+            task = loop.create_task(
+                self.connection.subscribe(subscription.pattern, subscription.qos)
+            )
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    def _connection_changed(self, connected: bool, reason: str | None) -> None:
+        current = self._hub.integration_state(DOMAIN)
+        if current not in (integrations.RUNNING, integrations.UNAVAILABLE, integrations.SETTING_UP):
+            return
+        if connected:
+            self._hub.set_integration_state(DOMAIN, integrations.RUNNING)
+        else:
+            where = self.connection.address.url if self.connection else "broker"
+            self._hub.set_integration_state(
+                DOMAIN, integrations.UNAVAILABLE, f"MQTT broker {where}: {reason}"
+            )
+
+    # ---- reporting -------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Public counters for GET /api/health (no topics or device ids)."""
+        return {
+            "mode": self.mode,
+            "connection": self.connection.snapshot() if self.connection else {"state": "idle"},
+            "received": self.router.received,
+            "backlog": self.router.backlog,
+            "handled": dict(self.protocol.handled),
+            "commandsSent": self.transport.sent,
+            "dropped": {"total": self.drops.total, **dict(sorted(self.drops.counts.items()))},
+        }
+
+    async def _status_route(self, _request: web.Request) -> web.Response:
+        """MQTT connection state, counters, and the last dropped message of each kind."""
+        status = self.health()
+        status["dropped"] = self.drops.snapshot()
+        status["subscriptions"] = [pattern for pattern, _qos in self.subscriptions()]
+        return json_response(status)

@@ -1,0 +1,156 @@
+"""N simulated devices over K MQTT connections (one per device by default, as real ESP32s).
+
+A ``Link`` is one connection carrying a group of devices: it subscribes to their command
+and handshake-ack topics, hands incoming messages to the right device, and reconnects on
+its own when the broker goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+
+from ..config import BrokerAddress
+from .device import SimulatedDevice
+
+_LOGGER = logging.getLogger(__name__)
+
+RECONNECT_DELAY = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class FleetOptions:
+    station_id: str
+    devices: int
+    rate: float = 1.0
+    heartbeat_interval: float = 10.0
+    event_probability: float = 0.05
+    connections: int | None = None
+    prefix: str = "sim"
+    device_type: str = "esp32-sim"
+    state_qos: int = 1
+    seed: int | None = None
+
+
+class NotConnectedError(ConnectionError):
+    pass
+
+
+class Link:
+    def __init__(
+        self, address: BrokerAddress, client_id: str, devices: list[SimulatedDevice]
+    ) -> None:
+        self.address = address
+        self.client_id = client_id
+        self.devices = {device.external_id: device for device in devices}
+        self._client: aiomqtt.Client | None = None
+        self.connected = asyncio.Event()
+
+    async def publish(self, topic: str, payload: bytes, qos: int) -> None:
+        client = self._client
+        if client is None:
+            raise NotConnectedError("the simulator is not connected to the broker")
+        await client.publish(topic, payload, qos=qos)
+
+    async def run(self) -> None:
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            while True:
+                try:
+                    await self._session(tasks)
+                except aiomqtt.MqttError as error:
+                    _LOGGER.warning("Simulator link %s: %s; reconnecting", self.client_id, error)
+                finally:
+                    self._client = None
+                    self.connected.clear()
+                await asyncio.sleep(RECONNECT_DELAY)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _session(self, tasks: list[asyncio.Task[None]]) -> None:
+        async with aiomqtt.Client(
+            self.address.host,
+            self.address.port,
+            username=self.address.username,
+            password=self.address.password,
+            identifier=self.client_id,
+            tls_context=_tls(self.address),
+        ) as client:
+            filters = [
+                (topic, 1) for device in self.devices.values() for topic in device.subscriptions
+            ]
+            for start in range(0, len(filters), 100):
+                await client.subscribe(filters[start : start + 100])
+            self._client = client
+            self.connected.set()
+            if not tasks:
+                tasks.extend(
+                    asyncio.ensure_future(device.run(self.publish))
+                    for device in self.devices.values()
+                )
+            async for message in client.messages:
+                await self._route(message)
+
+    async def _route(self, message: aiomqtt.Message) -> None:
+        # station/S/device/D/<leaf>
+        levels = message.topic.value.split("/", 4)
+        device = self.devices.get(levels[3]) if len(levels) == 5 else None
+        if device is not None and isinstance(message.payload, bytes | bytearray):
+            await device.on_message(levels[4], bytes(message.payload), self.publish)
+
+
+def _tls(address: BrokerAddress) -> Any:
+    if not address.tls:
+        return None
+    import ssl
+
+    return ssl.create_default_context()
+
+
+class Fleet:
+    def __init__(self, address: BrokerAddress, options: FleetOptions) -> None:
+        rng = random.Random(options.seed)
+        self.options = options
+        self.devices = [
+            SimulatedDevice(
+                station_id=options.station_id,
+                external_id=f"{options.prefix}-{index:04d}",
+                device_type=options.device_type,
+                rate=options.rate,
+                heartbeat_interval=options.heartbeat_interval,
+                event_probability=options.event_probability,
+                state_qos=options.state_qos,
+                rng=random.Random(rng.random()),
+            )
+            for index in range(options.devices)
+        ]
+        groups = max(1, min(options.connections or options.devices, options.devices))
+        self.links = [
+            Link(
+                address,
+                f"sim-{options.station_id}-{options.prefix}-{group}",
+                self.devices[group::groups],
+            )
+            for group in range(groups)
+        ]
+
+    async def run(self) -> None:
+        await asyncio.gather(*(link.run() for link in self.links))
+
+    def totals(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for device in self.devices:
+            for name in device.stats.__slots__:
+                totals[name] = totals.get(name, 0) + getattr(device.stats, name)
+        totals["handshaken"] = sum(1 for device in self.devices if device.device_id)
+        return totals
