@@ -8,6 +8,7 @@ from typing import Any
 
 from hub.devices.models import DeviceType
 from hub.hookspecs import hookimpl
+from hub.rpc import InvalidParams, RpcError
 
 TRANSPORT = "fake"
 
@@ -29,6 +30,10 @@ TRANSPORTS: dict[Any, RecordingTransport] = {}
 
 
 async def _double(params: Any, context: Any) -> Any:
+    if not isinstance(params.get("n"), int):
+        raise InvalidParams("n must be an integer")
+    if params["n"] < 0:
+        raise RpcError(4001, "Negative numbers are not doubled here", data={"n": params["n"]})
     return {"doubled": params["n"] * 2, "source": context.source}
 
 

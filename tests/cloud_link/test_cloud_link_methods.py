@@ -108,6 +108,17 @@ async def test_methods_registered_by_other_integrations_are_served(cloud_hub, fa
         "doubled": 42,
         "source": "cloud",
     }
+    # An integration answers with JSON-RPC errors through hub.rpc, not the peer's module.
+    assert (await cloud.call("fake.double", {"n": "x"}))["error"] == {
+        "code": -32602,
+        "message": "Invalid params",
+        "data": "n must be an integer",
+    }
+    assert (await cloud.call("fake.double", {"n": -1}))["error"] == {
+        "code": 4001,
+        "message": "Negative numbers are not doubled here",
+        "data": {"n": -1},
+    }
     assert (await cloud.call("fake.sync_echo", [1, "two"]))["result"] == [1, "two"]
     assert (await cloud.call("fake.missing"))["error"]["code"] == METHOD_NOT_FOUND
 
