@@ -6,12 +6,16 @@
   at teardown. ``integrations={"name": module}`` adds modules as if installed.
 - ``hub_client``: ``await hub_client(hub, token=...)`` is an aiohttp session bound to the
   hub's URL, closed at teardown.
+- ``postgres_database``: the URL of a freshly created, uniquely named PostgreSQL database,
+  dropped at teardown; the test is skipped when no server is usable. Request it before
+  ``hub_factory`` so the hub stops before its database is dropped.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +27,7 @@ import yaml
 
 from hub.core import Hub
 from hub.testing.mosquitto import MosquittoBroker
+from hub.testing.postgres import PostgresUnavailable, throwaway_database
 
 HubFactory = Callable[..., Awaitable[Hub]]
 
@@ -89,3 +94,13 @@ async def hub_client() -> AsyncIterator[Callable[..., Awaitable[aiohttp.ClientSe
     yield factory
     for session in sessions:
         await session.close()
+
+
+@pytest_asyncio.fixture
+async def postgres_database() -> AsyncIterator[str]:
+    async with AsyncExitStack() as stack:
+        try:
+            url = await stack.enter_async_context(throwaway_database())
+        except PostgresUnavailable as reason:
+            pytest.skip(str(reason))
+        yield url

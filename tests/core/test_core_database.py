@@ -1,7 +1,5 @@
 """Schema upgrades keep data; PostgreSQL works when one is reachable."""
 
-import os
-import socket
 import textwrap
 from pathlib import Path
 
@@ -80,38 +78,9 @@ async def test_upgrade_is_idempotent_and_keeps_data(tmp_path):
         await database.stop()
 
 
-def _postgres_url() -> str | None:
-    url = os.environ.get(
-        "HUB_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-    )
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            return url
-    except OSError:
-        return None
-
-
 @pytest.mark.postgres
-async def test_hub_runs_on_postgresql(hub_factory, fakes):
-    url = _postgres_url()
-    if url is None:
-        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
-    engine = sa.ext.asyncio.create_async_engine(url)
-    try:
-        async with engine.begin() as connection:
-            for table in [
-                "commands",
-                "device_events",
-                "device_state_history",
-                "devices",
-                "device_types",
-                "alembic_version_hub",
-            ]:
-                await connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
-    except Exception as error:  # reachable port but unusable server
-        pytest.skip(f"PostgreSQL not usable: {error}")
-    finally:
-        await engine.dispose()
+async def test_hub_runs_on_postgresql(postgres_database, hub_factory, fakes):
+    url = postgres_database
     hub = await hub_factory({"hub": {"database": {"url": url}}, "echo": {}}, integrations=fakes)
     device = await hub.devices.handshake("pg-1", device_type="x", transport="echo")
     hub.devices.report_state(device, {"a": 1})

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
-
 import pytest
-import sqlalchemy as sa
 from yarl import URL
 
 from hub.db.database import Database
@@ -21,36 +17,13 @@ from tests.iot_gateway.gateway_double import APP_ID, APP_SECRET, MIGRATIONS
 
 pytestmark = pytest.mark.postgres
 
-OWN_TABLES = ("iot_tokens", "iot_objects", "alembic_version_iot_gateway")
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get(
-        "HUB_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-    )
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            return url
-    except OSError:
-        return None
-
 
 @pytest.fixture
-async def pg_database():
-    url = postgres_url()
-    if url is None:
-        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
-    database = Database(url)
+async def pg_database(postgres_database):
+    database = Database(postgres_database)
     await database.start()
     try:
-        async with database.require_engine().begin() as connection:
-            for table in OWN_TABLES:
-                await connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
-    except Exception as error:  # a reachable port but an unusable server
-        await database.stop()
-        pytest.skip(f"PostgreSQL not usable: {error}")
-    await database.upgrade(MIGRATIONS, "iot_gateway")
-    try:
+        await database.upgrade(MIGRATIONS, "iot_gateway")
         yield database
     finally:
         await database.stop()
