@@ -1,5 +1,6 @@
 """The plugin manager: loading, ordering, failure isolation, third-party packages."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -140,9 +141,14 @@ def test_topic_matching():
 
 @pytest.fixture(scope="module")
 def installed_hello(tmp_path_factory):
-    """pip-install the tiny third-party package into a private directory."""
+    """pip-install the tiny third-party package into a private directory.
+
+    Built from a private copy: setuptools builds in the source tree, and two runs building
+    the same tree at once leave a half-written build/ that breaks every later install.
+    """
     target = tmp_path_factory.mktemp("site")
-    package = Path(__file__).parent / "third_party" / "station-hub-hello"
+    package = tmp_path_factory.mktemp("source") / "station-hub-hello"
+    shutil.copytree(Path(__file__).parent / "third_party" / "station-hub-hello", package)
     subprocess.run(
         [
             sys.executable,
