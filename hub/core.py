@@ -65,6 +65,10 @@ class Hub:
         self.manager = create_plugin_manager()
         self.integrations: dict[str, Integration] = {}
         self.config: dict[str, Any] = {}
+        #: Each integration's working state on this hub, under its domain. One imported
+        #: module serves every hub in the process (tests run several), so an integration
+        #: keeps nothing in module globals; it dies with the hub.
+        self.data: dict[str, Any] = {}
         self.station_id = "station"
         self.name = "Station"
         self.exit_code = 0

@@ -9,13 +9,12 @@ See docs/auth.md.
 from __future__ import annotations
 
 import argparse
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
 
 from .config import CONFIG_SCHEMA, resolve_settings
-from .const import MIGRATIONS
+from .const import DOMAIN, MIGRATIONS
 from .errors import AuthStoreError, ConflictError, InvalidValueError, NotFoundError
 from .login_routes import register_login_routes
 from .models import ApiToken, CloudMember, Member, Station, User
@@ -42,10 +41,6 @@ __all__ = [
     "get_user_store",
 ]
 
-# One module serves every hub in the process (tests start several), so each hub's
-# working parts are kept apart; a stopped hub's entry goes away with it.
-_RUNTIMES: weakref.WeakKeyDictionary[Hub, AuthRuntime] = weakref.WeakKeyDictionary()
-
 
 def get_user_store(hub: Hub) -> UserStore:
     """The hub's user store; LookupError when the auth integration is not running on it.
@@ -53,7 +48,7 @@ def get_user_store(hub: Hub) -> UserStore:
     Usable from the auth integration's registration on, so an integration that lists
     ``auth`` in ``hub_dependencies`` can call it from its own ``hub_setup``.
     """
-    runtime = _RUNTIMES.get(hub)
+    runtime = hub.data.get(DOMAIN)
     if runtime is None:
         raise LookupError("the auth integration is not set up on this hub")
     return runtime.users
@@ -61,7 +56,7 @@ def get_user_store(hub: Hub) -> UserStore:
 
 def runtime_for(hub: Hub) -> AuthRuntime | None:
     """This hub's auth runtime (tests and diagnostics)."""
-    return _RUNTIMES.get(hub)
+    return hub.data.get(DOMAIN)
 
 
 @hookimpl
@@ -85,17 +80,17 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
     registrar.auth_scheme("agent", AgentScheme(settings.agent_token))
     register_login_routes(registrar, runtime)
     register_token_routes(registrar, runtime)
-    _RUNTIMES[hub] = runtime
+    hub.data[DOMAIN] = runtime
 
 
 @hookimpl
 async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
-    await _RUNTIMES[hub].start()
+    await hub.data[DOMAIN].start()
 
 
 @hookimpl
 def hub_shutdown(hub: Hub) -> None:
-    _RUNTIMES.pop(hub, None)
+    hub.data.pop(DOMAIN, None)
 
 
 @hookimpl

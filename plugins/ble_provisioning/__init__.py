@@ -8,7 +8,6 @@ credentials. The stack is reached through ``BleTransport`` (bleak in production)
 
 from __future__ import annotations
 
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,20 +21,15 @@ if TYPE_CHECKING:
     from hub.registrar import Registrar
     from plugins.ble_provisioning.runtime import BleProvisioningRuntime
 
-# One module serves every hub in the process (tests start several); state is per hub.
-_REFS: weakref.WeakKeyDictionary[Hub, RuntimeRef] = weakref.WeakKeyDictionary()
-
 
 def _ref(hub: Hub) -> RuntimeRef:
-    ref = _REFS.get(hub)
-    if ref is None:
-        ref = _REFS[hub] = RuntimeRef()
+    ref: RuntimeRef = hub.data.setdefault(DOMAIN, RuntimeRef())
     return ref
 
 
 def runtime_for(hub: Hub) -> BleProvisioningRuntime | None:
     """This hub's running BLE provisioning (for tests and diagnostics)."""
-    ref = _REFS.get(hub)
+    ref: RuntimeRef | None = hub.data.get(DOMAIN)
     return ref.runtime if ref else None
 
 
@@ -68,6 +62,6 @@ async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
 
 @hookimpl
 async def hub_shutdown(hub: Hub) -> None:
-    ref = _REFS.pop(hub, None)
+    ref: RuntimeRef | None = hub.data.pop(DOMAIN, None)
     if ref is not None and ref.runtime is not None:
         await ref.runtime.stop()

@@ -8,7 +8,6 @@ messages to the auth integration's tables. See docs/cloud-protocol.md.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,14 +22,10 @@ if TYPE_CHECKING:
     from hub.core import Hub
     from hub.registrar import Registrar
 
-# One module serves every hub in the process (tests start several), so the working parts
-# are kept per hub.
-_RUNTIMES: weakref.WeakKeyDictionary[Hub, CloudLinkRuntime] = weakref.WeakKeyDictionary()
-
 
 def runtime_for(hub: Hub) -> CloudLinkRuntime | None:
     """This hub's cloud link (for tests and diagnostics)."""
-    return _RUNTIMES.get(hub)
+    return hub.data.get(DOMAIN)
 
 
 @hookimpl
@@ -54,19 +49,19 @@ def hub_migrations() -> str:
 def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
     settings = LinkSettings.from_config(config, hub.settings.cloud_host)
     runtime = CloudLinkRuntime(hub, settings)
-    _RUNTIMES[hub] = runtime
+    hub.data[DOMAIN] = runtime
     register_routes(registrar, runtime)
 
 
 @hookimpl
 async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
-    runtime = _RUNTIMES[hub]
+    runtime = hub.data[DOMAIN]
     await runtime.start()
     hub.add_health_info(DOMAIN, runtime.health)
 
 
 @hookimpl
 async def hub_shutdown(hub: Hub) -> None:
-    runtime = _RUNTIMES.pop(hub, None)
+    runtime = hub.data.pop(DOMAIN, None)
     if runtime is not None:
         await runtime.stop()

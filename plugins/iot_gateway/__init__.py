@@ -8,7 +8,6 @@ docs/iot-gateway.md.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,14 +24,10 @@ if TYPE_CHECKING:
     from hub.core import Hub
     from hub.registrar import Registrar
 
-# One module serves every hub in the process (tests start several), so the working parts
-# are kept per hub; a stopped hub's entry goes away with it.
-_RUNTIMES: weakref.WeakKeyDictionary[Hub, IotGatewayRuntime] = weakref.WeakKeyDictionary()
-
 
 def runtime_for(hub: Hub) -> IotGatewayRuntime | None:
     """This hub's gateway runtime (for tests and diagnostics)."""
-    return _RUNTIMES.get(hub)
+    return hub.data.get(DOMAIN)
 
 
 @hookimpl
@@ -55,20 +50,20 @@ def hub_migrations() -> str:
 @hookimpl
 def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
     runtime = IotGatewayRuntime(resolve_settings(config, hub.settings))
-    _RUNTIMES[hub] = runtime
+    hub.data[DOMAIN] = runtime
     register_proxy_routes(registrar, runtime)
     register_object_routes(registrar, runtime)
 
 
 @hookimpl
 async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
-    runtime = _RUNTIMES[hub]
+    runtime = hub.data[DOMAIN]
     await runtime.start(hub.db.require_engine())
     hub.add_health_info(DOMAIN, runtime.health)
 
 
 @hookimpl
 async def hub_shutdown(hub: Hub) -> None:
-    runtime = _RUNTIMES.pop(hub, None)
+    runtime = hub.data.pop(DOMAIN, None)
     if runtime is not None:
         await runtime.stop()

@@ -9,25 +9,22 @@ docs/performance.md for the ingest measurements.
 from __future__ import annotations
 
 import argparse
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
 
 from .config import CONFIG_SCHEMA, settings_from_config
+from .const import DOMAIN
 from .runtime import MqttDevicesRuntime
 
 if TYPE_CHECKING:
     from hub.core import Hub
     from hub.registrar import Registrar
 
-# One module serves every hub in the process (tests start several), so state is per hub.
-_RUNTIMES: weakref.WeakKeyDictionary[Hub, MqttDevicesRuntime] = weakref.WeakKeyDictionary()
-
 
 def runtime_for(hub: Hub) -> MqttDevicesRuntime | None:
     """This hub's MQTT runtime (for tests, benchmarks and diagnostics)."""
-    return _RUNTIMES.get(hub)
+    return hub.data.get(DOMAIN)
 
 
 @hookimpl
@@ -38,18 +35,18 @@ def hub_config_schema() -> Any:
 @hookimpl
 def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
     runtime = MqttDevicesRuntime(hub, settings_from_config(config))
-    _RUNTIMES[hub] = runtime
+    hub.data[DOMAIN] = runtime
     runtime.register(registrar)
 
 
 @hookimpl
 async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
-    await _RUNTIMES[hub].start()
+    await hub.data[DOMAIN].start()
 
 
 @hookimpl
 async def hub_shutdown(hub: Hub) -> None:
-    runtime = _RUNTIMES.pop(hub, None)
+    runtime = hub.data.pop(DOMAIN, None)
     if runtime is not None:
         await runtime.stop()
 
