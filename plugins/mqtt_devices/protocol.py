@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -50,6 +50,13 @@ _LOGGER = logging.getLogger(__name__)
 # (topic, payload) → published in the background at QoS 1; a lost ack makes the device retry.
 SendSoon = Callable[[str, bytes], None]
 
+_Parsed = TypeVar("_Parsed")
+
+
+def _whole_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A state body is free-form: the whole object is the new state."""
+    return body
+
 
 class DeviceProtocol:
     def __init__(
@@ -83,31 +90,38 @@ class DeviceProtocol:
 
     # ---- device → hub ------------------------------------------------------------------
 
-    def on_state(self, message: MqttMessage) -> None:
+    def _accept(
+        self, message: MqttMessage, parse: Callable[[dict[str, Any]], _Parsed]
+    ) -> tuple[Device, _Parsed] | None:
+        """The known device and its checked body, or None once the drop is counted.
+
+        Every device-scoped message passes the same gate: a known device, a JSON object,
+        no identity field naming another device, then the topic's own body rules.
+        """
         device = self._known_device(message)
         if device is None:
-            return
+            return None
         try:
             body = self._decoder.json_object(message.payload)
-            if "externalId" in body or "deviceId" in body:
-                bodies.check_identity(body, device.external_id, device)
+            bodies.check_identity(body, device.external_id, device)
+            return device, parse(body)
         except Rejected as rejected:
             self._drops.drop(rejected.reason, message.topic, rejected.detail)
+            return None
+
+    def on_state(self, message: MqttMessage) -> None:
+        accepted = self._accept(message, _whole_body)
+        if accepted is None:
             return
+        device, body = accepted
         self._registry.report_state(device, body)
         self.handled[STATE] += 1
 
     def on_event(self, message: MqttMessage) -> None:
-        device = self._known_device(message)
-        if device is None:
+        accepted = self._accept(message, bodies.event)
+        if accepted is None:
             return
-        try:
-            body = self._decoder.json_object(message.payload)
-            bodies.check_identity(body, device.external_id, device)
-            report = bodies.event(body)
-        except Rejected as rejected:
-            self._drops.drop(rejected.reason, message.topic, rejected.detail)
-            return
+        device, report = accepted
         if not self._registry.report_event(device, report.type, report.data, report.seq):
             self._drops.drop(
                 DROP_DUPLICATE_EVENT, message.topic, f"seq {report.seq} was already recorded"
@@ -116,30 +130,18 @@ class DeviceProtocol:
         self.handled[EVENT] += 1
 
     def on_heartbeat(self, message: MqttMessage) -> None:
-        device = self._known_device(message)
-        if device is None:
+        accepted = self._accept(message, bodies.heartbeat_rssi)
+        if accepted is None:
             return
-        try:
-            body = self._decoder.json_object(message.payload)
-            bodies.check_identity(body, device.external_id, device)
-            rssi = bodies.heartbeat_rssi(body)
-        except Rejected as rejected:
-            self._drops.drop(rejected.reason, message.topic, rejected.detail)
-            return
+        device, rssi = accepted
         self._registry.heartbeat(device, rssi=rssi)
         self.handled[HEARTBEAT] += 1
 
     def on_command_result(self, message: MqttMessage) -> None:
-        device = self._known_device(message)
-        if device is None:
+        accepted = self._accept(message, bodies.command_result)
+        if accepted is None:
             return
-        try:
-            body = self._decoder.json_object(message.payload)
-            bodies.check_identity(body, device.external_id, device)
-            result = bodies.command_result(body)
-        except Rejected as rejected:
-            self._drops.drop(rejected.reason, message.topic, rejected.detail)
-            return
+        device, result = accepted
         if not self._registry.command_result(
             device, result.command_id, result.ok, result.result, result.error
         ):
