@@ -91,7 +91,7 @@ CONFIG_SCHEMA = vol.Schema(
 
 
 @dataclass(frozen=True, slots=True)
-class Backoff:
+class BackoffSettings:
     initial: float = 2.0
     maximum: float = 60.0
     jitter: float = 0.2
@@ -111,7 +111,7 @@ class LinkSettings:
     connect_timeout: float
     close_timeout: float
     max_frame_bytes: int
-    backoff: Backoff
+    backoff: BackoffSettings
     peer_limits: PeerLimits
     offline_devices: int
     max_queued_events: int
@@ -137,7 +137,7 @@ class LinkSettings:
             connect_timeout=config["connect_timeout"],
             close_timeout=config["close_timeout"],
             max_frame_bytes=config["max_frame_bytes"],
-            backoff=Backoff(
+            backoff=BackoffSettings(
                 initial=config["backoff_initial"],
                 maximum=max(config["backoff_max"], config["backoff_initial"]),
                 jitter=config["backoff_jitter"],

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from plugins.cloud_link.backoff import BackoffPolicy
+from hub.backoff import Backoff
 from plugins.cloud_link.config import LinkSettings
 from plugins.cloud_link.const import (
     STATE_AUTH_FAILED,
@@ -46,14 +46,14 @@ class CloudLink:
         lookup: MethodLookup,
         on_legacy: Callable[[dict[str, Any]], None],
         outbox: Outbox,
-        backoff: BackoffPolicy | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.settings = settings
         self.status = LinkStatus()
         self._lookup = lookup
         self._on_legacy = on_legacy
         self._outbox = outbox
-        self._policy = backoff or BackoffPolicy(settings.backoff)
+        self._policy = backoff or Backoff(settings.backoff)
         self._claim: Claim | None = None
         self._wakeup = asyncio.Event()
         self._session: CloudSession | None = None

@@ -20,7 +20,8 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from .backoff import Backoff
+from hub.backoff import Backoff
+
 from .config import BrokerAddress, ReconnectPolicy, TlsOptions
 from .const import HUB_OFFLINE, HUB_ONLINE
 

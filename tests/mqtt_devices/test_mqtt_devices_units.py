@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import voluptuous as vol
 
+from hub.backoff import Backoff
 from hub.registrar import MqttMessage, Registrar, Registrations
-from plugins.mqtt_devices.backoff import Backoff
 from plugins.mqtt_devices.config import (
     CONFIG_SCHEMA,
     ReconnectPolicy,
