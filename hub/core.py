@@ -171,6 +171,9 @@ class Hub:
                 integration.dependencies = tuple(
                     call_for(self.manager, name, "hub_dependencies") or ()
                 )
+                integration.after = tuple(
+                    call_for(self.manager, name, "hub_after_dependencies") or ()
+                )
             except Exception as error:
                 _LOGGER.exception("Integration %s could not be loaded", name)
                 integration.fail(f"could not be loaded: {error}")

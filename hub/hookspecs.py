@@ -32,6 +32,11 @@ def hub_dependencies() -> Sequence[str]:
 
 
 @hookspec
+def hub_after_dependencies() -> Sequence[str]:
+    """Integrations set up before this one when configured; it runs without them too."""
+
+
+@hookspec
 def hub_config_schema() -> Any:
     """A voluptuous schema (or dict) for this integration's own YAML key."""
 

@@ -23,6 +23,8 @@ class Integration:
     error: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
     dependencies: tuple[str, ...] = ()
+    # Ordering only: set up after these when they are configured, never failed for them.
+    after: tuple[str, ...] = ()
 
     def fail(self, error: str) -> None:
         self.state = FAILED
@@ -37,7 +39,8 @@ def dependency_order(integrations: dict[str, Integration]) -> list[Integration]:
     """Dependencies first; fails (with a reason) those whose dependencies can't start.
 
     Kahn's algorithm with a sorted ready-set keeps the order deterministic, which makes
-    start-up logs comparable across runs.
+    start-up logs comparable across runs. ``after`` names count as edges only when they
+    are configured; shutdown walks the same order backwards.
     """
     for integration in integrations.values():
         for dependency in integration.dependencies:
@@ -46,7 +49,7 @@ def dependency_order(integrations: dict[str, Integration]) -> list[Integration]:
                     f"needs integration {dependency!r}, which is not in the configuration"
                 )
     remaining = {
-        name: {dep for dep in item.dependencies if dep in integrations}
+        name: {dep for dep in (*item.dependencies, *item.after) if dep in integrations}
         for name, item in integrations.items()
     }
     ordered: list[Integration] = []

@@ -29,10 +29,12 @@ def runtime_for(hub: Hub) -> CloudLinkRuntime | None:
 
 
 @hookimpl
-def hub_dependencies() -> Sequence[str]:
-    # Identity messages need the auth integration's tables, but the link itself (RPC,
-    # notifications) is useful without it; identity messages are refused when it is absent.
-    return ()
+def hub_after_dependencies() -> Sequence[str]:
+    # Identity messages need the auth integration's tables, and commands (factory_reset
+    # among them) go out through mqtt_devices; the link itself (RPC, notifications) is
+    # useful without either, and identity messages are refused when auth is absent. Set up
+    # after them and stopped before them, so nothing the cloud sends meets a stopped peer.
+    return ("auth", "mqtt_devices")
 
 
 @hookimpl

@@ -2,6 +2,7 @@ import pytest
 
 from hub.testing import static_auth
 from tests.core.fake_integrations import (
+    after_echo,
     broken_setup,
     duplicate_route,
     echo,
@@ -14,6 +15,7 @@ FAKES = {
     "static_auth": static_auth,
     "echo": echo,
     "needs_echo": needs_echo,
+    "after_echo": after_echo,
     "broken_setup": broken_setup,
     "slow_setup": slow_setup,
     "misspelt": misspelt,
@@ -28,6 +30,7 @@ def fakes():
     echo.SENT.clear()
     echo.EVENTS.clear()
     needs_echo.ORDER.clear()
+    after_echo.SEEN.clear()
     return FAKES
 
 

@@ -43,6 +43,10 @@ class _Plugin:
         return ["auth"]
 
     @hookspecs.hookimpl
+    def hub_after_dependencies(self):
+        return ["cloud_link"]
+
+    @hookspecs.hookimpl
     def hub_config_schema(self):
         return {"pin": int}
 
@@ -63,6 +67,10 @@ def _manager():
 
 def test_hook_hub_dependencies():
     assert call_for(_manager(), "garage", "hub_dependencies") == ["auth"]
+
+
+def test_hook_hub_after_dependencies():
+    assert call_for(_manager(), "garage", "hub_after_dependencies") == ["cloud_link"]
 
 
 def test_hook_hub_config_schema():

@@ -23,6 +23,18 @@ async def test_declared_integrations_run_and_dependencies_come_first(
         assert await response.json() == {"greeting": "hi"}
 
 
+async def test_an_after_dependency_orders_setup_and_shutdown_but_is_optional(hub_factory, fakes):
+    hub = await hub_factory({"after_echo": {}, "echo": {}}, integrations=fakes)
+    await hub.stop()
+    # "after_echo" sorts first, yet it was set up after echo and shut down before it.
+    assert fakes["after_echo"].SEEN == [("setup", "running"), ("shutdown", "running")]
+
+    fakes["after_echo"].SEEN.clear()
+    alone = await hub_factory({"after_echo": {}}, integrations=fakes)
+    assert alone.integration_state("after_echo") == "running"
+    assert fakes["after_echo"].SEEN == [("setup", None)]
+
+
 async def test_installed_but_undeclared_integration_is_not_set_up(hub_factory, fakes):
     hub = await hub_factory({}, integrations=fakes)
     assert "echo" not in hub.integrations
