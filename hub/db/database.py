@@ -8,6 +8,8 @@ history, and an upgrade never drops data it does not know about.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,16 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 _LOGGER = logging.getLogger(__name__)
 
 CORE_MIGRATIONS = Path(__file__).parent / "migrations"
 DATABASE_FILE = "station-hub.db"
+# SQLite gives its -wal and -shm files the main file's mode, so this covers all three.
+_PRIVATE = 0o600
+_SIDECARS = ("", "-wal", "-shm", "-journal")
 
 
 def database_url(core: dict[str, Any], configured: str | None, config_dir: Path) -> str:
@@ -48,6 +54,7 @@ class Database:
     async def start(self) -> None:
         options: dict[str, Any] = {}
         if self.is_sqlite:
+            _keep_private(make_url(self.url).database)
             options["connect_args"] = {"timeout": 30}
         else:
             options.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -70,6 +77,27 @@ class Database:
         engine = self.require_engine()
         async with engine.begin() as connection:
             await connection.run_sync(_upgrade_sync, Path(directory), f"alembic_version_{owner}")
+
+
+def _keep_private(database: str | None) -> None:
+    """Make the SQLite file readable by its owner only, before SQLite opens it.
+
+    It holds the cloud station token, the gateway's tokens and the stored Wi-Fi password
+    in the clear; the default umask would leave them readable by every local account.
+    A file we cannot tighten (someone else's) is reported, not fatal.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, _PRIVATE)
+        os.close(descriptor)
+        for suffix in _SIDECARS:
+            sidecar = path.with_name(path.name + suffix)
+            if sidecar.exists() and stat.S_IMODE(sidecar.stat().st_mode) & 0o077:
+                sidecar.chmod(_PRIVATE)
+    except OSError as error:
+        _LOGGER.warning("Could not make %s private (mode 600): %s", path, error)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

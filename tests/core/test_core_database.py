@@ -1,5 +1,6 @@
 """Schema upgrades keep data; PostgreSQL works when one is reachable."""
 
+import stat
 import textwrap
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 import sqlalchemy.ext.asyncio
 
-from hub.db.database import CORE_MIGRATIONS, Database
+from hub.db.database import CORE_MIGRATIONS, DATABASE_FILE, Database
 
 REVISION_1 = '''
 """notes table
@@ -76,6 +77,32 @@ async def test_upgrade_is_idempotent_and_keeps_data(tmp_path):
         assert journal == "wal"
     finally:
         await database.stop()
+
+
+def _modes(config_dir: Path) -> dict[str, int]:
+    return {
+        path.name: stat.S_IMODE(path.stat().st_mode)
+        for path in config_dir.glob(f"{DATABASE_FILE}*")
+    }
+
+
+async def test_the_sqlite_file_and_its_wal_are_readable_by_the_owner_only(
+    tmp_path, hub_factory, fakes
+):
+    config_dir = tmp_path / "config"
+    hub = await hub_factory({"echo": {}}, config_dir=config_dir, integrations=fakes)
+    await hub.devices.handshake("lamp-1", device_type="x", transport="echo")
+    modes = _modes(config_dir)
+    assert {DATABASE_FILE, f"{DATABASE_FILE}-wal"} <= set(modes)
+    assert set(modes.values()) == {0o600}, modes
+    await hub.stop()
+
+    # A file an older version (or a careless copy) left world-readable is tightened.
+    for path in config_dir.glob(f"{DATABASE_FILE}*"):
+        path.chmod(0o644)
+    again = await hub_factory({"echo": {}}, config_dir=config_dir, integrations=fakes)
+    assert again.devices.by_external_id("lamp-1") is not None
+    assert set(_modes(config_dir).values()) == {0o600}, _modes(config_dir)
 
 
 @pytest.mark.postgres
