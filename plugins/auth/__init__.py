@@ -22,6 +22,7 @@ from .runtime import AuthRuntime
 from .schemes import AgentScheme, DeviceScheme, UserScheme
 from .store import UserStore
 from .token_routes import register_token_routes
+from .user_routes import register_user_routes
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -80,6 +81,7 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
     registrar.auth_scheme("agent", AgentScheme(settings.agent_token))
     register_login_routes(registrar, runtime)
     register_token_routes(registrar, runtime)
+    register_user_routes(registrar, runtime)
     hub.data[DOMAIN] = runtime
 
 

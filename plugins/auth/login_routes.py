@@ -54,7 +54,7 @@ def _bad_credentials() -> ApiError:
     return ApiError(401, "invalid_credentials", "wrong username or password")
 
 
-async def _check_password(runtime: AuthRuntime, username: str, password: str) -> User | None:
+async def check_password(runtime: AuthRuntime, username: str, password: str) -> User | None:
     """The user if ``password`` is theirs and they are active; equal cost otherwise."""
     record = await runtime.users.login_record(username)
     if record is None or not (record.password_hash or record.station_password_hash):
@@ -79,7 +79,7 @@ def register_login_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
                 f"too many failed sign-ins; try again in {wait} s",
                 headers={"Retry-After": str(wait)},
             )
-        user = await _check_password(runtime, body["username"], body["password"])
+        user = await check_password(runtime, body["username"], body["password"])
         if user is None:
             raise _bad_credentials()
         runtime.throttle.succeeded(address, body["username"])

@@ -8,6 +8,7 @@ after the commit, so a user deleted or deactivated here is refused on the next r
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -57,6 +58,9 @@ class UserStore:
         self._station_roles: TtlCache[tuple[str, str], str | None] = TtlCache(
             self.caches, ttl=cache_ttl
         )
+        # Serialises local changes that could remove the last owner: two admins demoting
+        # the two remaining owners at once must not both pass the check.
+        self._owner_changes = asyncio.Lock()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -188,9 +192,15 @@ class UserStore:
         role: str | None = None,
         active: bool | None = None,
     ) -> User:
-        """Change what is given; deactivating also ends the user's current sessions."""
-        async with self._writing() as connection:
+        """Change what is given; deactivating also ends the user's current sessions.
+
+        Refused (ConflictError) when it would leave no active owner.
+        """
+        async with self._owner_changes, self._writing() as connection:
             current = await queries.require_user(connection, user_id)
+            demoted = role is not None and role != ROLE_OWNER
+            if current.role == ROLE_OWNER and current.active and (demoted or active is False):
+                await queries.ensure_another_active_owner(connection, user_id)
             return await self._update_in(connection, current, username, role, active)
 
     async def set_password(self, user_id: str, password: str) -> None:
@@ -206,8 +216,14 @@ class UserStore:
             )
 
     async def delete_user(self, user_id: str) -> bool:
-        """Remove the user, its memberships and tokens; False when there was none."""
-        async with self._writing() as connection:
+        """Remove the user, its memberships and tokens; False when there was none.
+
+        Refused (ConflictError) for the last active owner.
+        """
+        async with self._owner_changes, self._writing() as connection:
+            current = await queries.user_where(connection, users.c.id == user_id)
+            if current is not None and current.role == ROLE_OWNER and current.active:
+                await queries.ensure_another_active_owner(connection, user_id)
             return await queries.delete_users(connection, [user_id]) > 0
 
     # ---- users mirrored from the cloud ---------------------------------------------------

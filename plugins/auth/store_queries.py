@@ -109,6 +109,17 @@ async def set_member(
         )
 
 
+async def ensure_another_active_owner(connection: AsyncConnection, user_id: str) -> None:
+    """Refuse a change that would leave the hub with no active owner to administer it."""
+    others = await connection.execute(
+        sa.select(sa.func.count())
+        .select_from(users)
+        .where(users.c.role == ROLE_OWNER, users.c.active.is_(True), users.c.id != user_id)
+    )
+    if not others.scalar_one():
+        raise ConflictError("this is the last active owner; make another user owner first")
+
+
 async def delete_users(connection: AsyncConnection, user_ids: Iterable[str]) -> int:
     """Delete users and everything that points at them (without relying on FK pragmas)."""
     ids = list(user_ids)

@@ -79,12 +79,15 @@ class JwtCodec:
         self._verified: dict[str, AccessClaims] = {}
 
     def issue(self, user_id: str, role: str) -> str:
-        issued_at = int(self.clock())
+        # ``iat`` keeps its fraction (RFC 7519 NumericDate allows it): a session cut-off
+        # (password change, deactivation) is a float, and a whole-second ``iat`` would
+        # place a token issued just after it before it, refusing the fresh sign-in.
+        issued_at = self.clock()
         claims = {
             "userId": user_id,
             "role": role,
             "iat": issued_at,
-            "exp": issued_at + int(self.ttl),
+            "exp": int(issued_at) + int(self.ttl),
         }
         return jwt.encode(claims, self._secret, algorithm=JWT_ALGORITHM)
 

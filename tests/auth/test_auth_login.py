@@ -283,5 +283,9 @@ async def test_reactivated_user_needs_a_new_session(login_hub, hub_client):
     await cast.store.update_user(cast.member.id, active=False)
     await cast.store.update_user(cast.member.id, active=True)
     assert (await get(client, "/api/auth/me", tokens["access_token"]))[0] == 401
-    status, _, _ = await post(client, "/api/auth/login", {"username": "mia", "password": PASSWORD})
+    status, fresh, _ = await post(
+        client, "/api/auth/login", {"username": "mia", "password": PASSWORD}
+    )
     assert status == 200
+    # Signed in within the same second the old sessions ended in: the new one still works.
+    assert (await get(client, "/api/auth/me", fresh["access_token"]))[0] == 200
