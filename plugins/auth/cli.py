@@ -1,4 +1,7 @@
-"""``station-hub user add`` and ``station-hub user list`` (PRODUCT.md §3).
+"""``station-hub user add``, ``user list`` (PRODUCT.md §3) and ``user passwd``.
+
+``user passwd`` is the way back in for an owner who forgot their password: whoever can
+run commands on the station can set it.
 
 They open the database of a config directory directly (bringing the auth tables up to
 date first), so they work whether or not the hub is running. A hub that is running sees
@@ -48,6 +51,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     add_config_dir_argument(listing)
     listing.set_defaults(func=list_users_command)
 
+    passwd = commands.add_parser(
+        "passwd", help="set a user's local password and reactivate them; their sessions end"
+    )
+    passwd.add_argument("name", help="the username")
+    passwd.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    add_config_dir_argument(passwd)
+    passwd.set_defaults(func=set_password_command)
+
 
 def add_user_command(args: argparse.Namespace) -> int:
     try:
@@ -56,6 +71,15 @@ def add_user_command(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_REFUSED
     return asyncio.run(_with_store(args.config_dir, _add_user, args.name, args.role, password))
+
+
+def set_password_command(args: argparse.Namespace) -> int:
+    try:
+        password = read_password(args.password_stdin, sys.stdin)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    return asyncio.run(_with_store(args.config_dir, _set_password, args.name, password))
 
 
 def list_users_command(args: argparse.Namespace) -> int:
@@ -76,6 +100,18 @@ def read_password(from_stdin: bool, stdin: TextIO) -> str:
 async def _add_user(store: UserStore, name: str, role: str, password: str) -> int:
     user = await store.create_user(name, role, password=password)
     print(f"added user {user.username} ({user.role}), id {user.id}")
+    return 0
+
+
+async def _set_password(store: UserStore, name: str, password: str) -> int:
+    user = await store.get_user_by_username(name)
+    if user is None:
+        print(f"error: there is no user named {name!r}", file=sys.stderr)
+        return EXIT_REFUSED
+    await store.set_password(user.id, password)
+    if not user.active:
+        await store.update_user(user.id, active=True)
+    print(f"password set for {user.username}; their earlier sessions have ended")
     return 0
 
 

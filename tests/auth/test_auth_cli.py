@@ -1,4 +1,4 @@
-"""``station-hub user add`` / ``user list`` against real config directories."""
+"""``station-hub user add`` / ``user list`` / ``user passwd`` against real config directories."""
 
 from __future__ import annotations
 
@@ -64,6 +64,40 @@ def test_duplicate_name_and_weak_password_are_refused(config_dir, monkeypatch, c
     assert code == 1 and "already taken" in err
     argv[2] = "other"
     code, _, err = run_cli(monkeypatch, capsys, argv, stdin="short")
+    assert code == 1 and "password must be" in err
+
+
+def test_passwd_lets_a_locked_out_owner_back_in(config_dir, monkeypatch, capsys):
+    add = ["user", "add", "olivia", "--role", "owner", "--password-stdin", "-c", str(config_dir)]
+    assert run_cli(monkeypatch, capsys, add, stdin=PASSWORD)[0] == 0
+    passwd = ["user", "passwd", "olivia", "--password-stdin", "-c", str(config_dir)]
+    code, out, _ = run_cli(monkeypatch, capsys, passwd, stdin="a new owner passphrase\n")
+    assert code == 0 and "password set for olivia" in out
+
+    async def check() -> tuple[bool, bool]:
+        from hub.db.database import Database
+        from plugins.auth.passwords import Passwords
+        from plugins.auth.store import UserStore
+
+        database = Database(f"sqlite+aiosqlite:///{config_dir / 'station-hub.db'}")
+        await database.start()
+        try:
+            store = UserStore(
+                database.require_engine(), Passwords(), station_id="s", station_name="S"
+            )
+            record = await store.login_record("olivia")
+            return (
+                store.passwords.verify(record.password_hash, "a new owner passphrase"),
+                store.passwords.verify(record.password_hash, PASSWORD),
+            )
+        finally:
+            await database.stop()
+
+    assert asyncio.run(check()) == (True, False)
+    unknown = ["user", "passwd", "nobody", "--password-stdin", "-c", str(config_dir)]
+    code, _, err = run_cli(monkeypatch, capsys, unknown, stdin=PASSWORD)
+    assert code == 1 and "no user named 'nobody'" in err
+    code, _, err = run_cli(monkeypatch, capsys, passwd, stdin="short")
     assert code == 1 and "password must be" in err
 
 
