@@ -6,6 +6,7 @@ integration's mistake fails that integration and names it, and leaves the others
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,6 +36,14 @@ def _port(value: Any) -> int:
     return port
 
 
+def _ip_network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An address or a CIDR block, e.g. ``127.0.0.1`` or ``10.0.0.0/8``."""
+    try:
+        return ipaddress.ip_network(str(value), strict=False)
+    except ValueError:
+        raise vol.Invalid(f"{value!r} is not an IP address or network") from None
+
+
 CORE_SCHEMA = vol.Schema(
     {
         vol.Optional("station_id", default="station"): _station_id,
@@ -47,6 +56,8 @@ CORE_SCHEMA = vol.Schema(
                     vol.Coerce(int), vol.Range(min=1024, max=64 * 1024 * 1024)
                 ),
                 vol.Optional("cors_origins", default=[]): [vol.Url()],
+                # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs).
+                vol.Optional("trusted_proxies", default=[]): [_ip_network],
             }
         ),
         vol.Optional("database", default={}): vol.Schema({vol.Optional("url"): str}),

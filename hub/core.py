@@ -199,6 +199,7 @@ class Hub:
                 self,
                 max_body_bytes=core["http"]["max_body_bytes"],
                 cors_origins=core["http"]["cors_origins"],
+                trusted_proxies=core["http"]["trusted_proxies"],
             ),
             core["http"]["host"],
             core["http"]["port"],

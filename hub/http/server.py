@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from hub.auth import AuthRequirement, Principal
 from hub.http.errors import ApiError
+from hub.http.forwarded import Network, forwarded_middleware
 from hub.http.middleware import add_security_headers, cors_middleware, error_middleware
 from hub.registrar import Handler, Registrations, Route
 
@@ -81,11 +82,17 @@ def build_app(
     *,
     max_body_bytes: int,
     cors_origins: list[str],
+    trusted_proxies: Sequence[Network] = (),
 ) -> web.Application:
     app = web.Application(
         client_max_size=max_body_bytes,
-        # CORS outermost so refusals rendered by the error middleware carry its headers.
-        middlewares=[cors_middleware(cors_origins), error_middleware],
+        # CORS outermost so refusals rendered by the error middleware carry its headers;
+        # the forwarded address inside it, so a malformed header gets a JSON 400.
+        middlewares=[
+            cors_middleware(cors_origins),
+            error_middleware,
+            forwarded_middleware(trusted_proxies),
+        ],
     )
     app[HUB_KEY] = hub
     app.on_response_prepare.append(add_security_headers)

@@ -77,6 +77,35 @@ async def test_failures_per_address_across_usernames(throttled):
     assert (await login(client, "adam", PASSWORD))[0] == 200
 
 
+@pytest.mark.parametrize("behind_trusted_proxy", [True, False])
+async def test_the_address_budget_is_per_client_behind_a_trusted_proxy(
+    hub_factory, integrations, hub_client, behind_trusted_proxy
+):
+    throttle = {"max_failures_per_user": 100, "max_failures_per_ip": 3, "window": 60}
+    http = {"trusted_proxies": ["127.0.0.1"]} if behind_trusted_proxy else {}
+    hub = await hub_factory(
+        hub_config(auth_config(login_throttle=throttle), http=http), integrations=integrations
+    )
+    await make_cast(hub, password=PASSWORD)
+    client = await hub_client(hub)
+
+    async def login_from(address: str, password: str) -> int:
+        async with client.post(
+            "/api/auth/login",
+            json={"username": "mia", "password": password},
+            headers={"X-Forwarded-For": address},
+        ) as response:
+            return response.status
+
+    for attempt in range(3):
+        assert await login_from("203.0.113.1", f"guess {attempt}") == 401
+    assert await login_from("203.0.113.1", PASSWORD) == 429
+    # Another client behind the same proxy keeps its own budget only when the proxy is
+    # trusted; otherwise the header is ignored and both are the proxy's one address.
+    expected = 200 if behind_trusted_proxy else 429
+    assert await login_from("203.0.113.2", PASSWORD) == expected
+
+
 async def test_a_parallel_burst_cannot_outrun_the_counter(throttled):
     client, _clock = throttled
     results = await asyncio.gather(*(login(client, "mia", f"guess-{n}") for n in range(10)))
