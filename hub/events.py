@@ -26,6 +26,7 @@ DEVICE_EVENT = "device_event"
 DEVICE_PRESENCE_CHANGED = "device_presence_changed"
 COMMAND_STATUS_CHANGED = "command_status_changed"
 DEVICE_REMOVED = "device_removed"
+DEVICE_UPDATED = "device_updated"
 HUB_STARTED = "hub_started"
 HUB_STOPPING = "hub_stopping"
 

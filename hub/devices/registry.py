@@ -256,6 +256,20 @@ class DeviceRegistry:
         self._index(device, token_digest)
         return device
 
+    async def rename(self, device_id: str, name: str) -> Device | None:
+        """Give a device the name people see; a later handshake keeps it."""
+        device = self._devices.get(device_id)
+        if device is None:
+            return None
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                sa.update(tables.devices).where(tables.devices.c.id == device_id).values(name=name)
+            )
+        device.name = name
+        self.version += 1
+        self._bus.fire(events.DEVICE_UPDATED, {"device": device.as_dict()})
+        return device
+
     async def remove(self, device_id: str) -> bool:
         device = self._devices.pop(device_id, None)
         if device is None:

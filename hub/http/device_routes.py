@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
@@ -35,6 +36,27 @@ COMMAND_JSON_SCHEMA = {
         "command": {"type": "string", "pattern": _NAME.pattern},
         "params": {"type": "object"},
     },
+    "additionalProperties": False,
+}
+
+MAX_DEVICE_NAME_CHARS = 128
+
+
+def _display_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_DEVICE_NAME_CHARS:
+        raise vol.Invalid(
+            f"must be a non-blank string of at most {MAX_DEVICE_NAME_CHARS} characters"
+        )
+    if any(unicodedata.category(char)[0] == "C" for char in value):
+        raise vol.Invalid("must not contain control characters")
+    return value.strip()
+
+
+RENAME_SCHEMA = vol.Schema({vol.Required("name"): _display_name})
+RENAME_JSON_SCHEMA = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": MAX_DEVICE_NAME_CHARS}},
     "additionalProperties": False,
 }
 
@@ -105,6 +127,15 @@ def register(hub: Hub, registrar: Registrar) -> None:
             raise ApiError(404, "command_not_found", "no recent command with that id")
         return json_response(command.as_dict())
 
+    async def rename_device(request: web.Request) -> web.Response:
+        """Rename a device (the name people see; its externalId never changes)."""
+        device = device_or_404(request)
+        body = await read_json(request, RENAME_SCHEMA)
+        renamed = await registry.rename(device.id, body["name"])
+        if renamed is None:  # removed while the request was being read
+            raise ApiError(404, "device_not_found", "no device with that id")
+        return json_response(renamed.as_dict())
+
     async def delete_device(request: web.Request) -> web.Response:
         """Forget a device, its history and its events."""
         device = device_or_404(request)
@@ -127,12 +158,17 @@ def register(hub: Hub, registrar: Registrar) -> None:
     tags = ("devices",)
     registrar.http_route("GET", "/api/devices", list_devices, auth=user, tags=tags)
     registrar.http_route("GET", "/api/devices/{device_id}", get_device, auth=user, tags=tags)
+    managers = requires("user", roles=("owner", "admin"))
     registrar.http_route(
-        "DELETE",
+        "PATCH",
         "/api/devices/{device_id}",
-        delete_device,
-        auth=requires("user", roles=("owner", "admin")),
+        rename_device,
+        auth=managers,
         tags=tags,
+        request_schema=RENAME_JSON_SCHEMA,
+    )
+    registrar.http_route(
+        "DELETE", "/api/devices/{device_id}", delete_device, auth=managers, tags=tags
     )
     registrar.http_route(
         "GET", "/api/devices/{device_id}/history", device_history, auth=user, tags=tags

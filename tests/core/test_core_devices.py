@@ -217,3 +217,44 @@ async def test_the_device_listing_never_serves_a_stale_rendering(authed_hub, hub
     assert (await listing())["c-1"]["online"] is False
     await hub.devices.remove(device.id)
     assert await listing() == {}
+
+
+async def test_a_renamed_device_keeps_its_name_across_handshakes_and_restarts(
+    hub_factory, fakes, hub_client, tmp_path
+):
+    config = {"static_auth": {"users": {"owner-token": "owner", "user-token": "user"}}, "echo": {}}
+    hub = await hub_factory(config, config_dir=tmp_path, integrations=fakes)
+    device = await hub.devices.handshake("lamp-1", device_type="lamp", transport="echo")
+    owner = await hub_client(hub, token="owner-token")
+    user = await hub_client(hub, token="user-token")
+    listing_before = await (await user.get("/api/devices")).json()
+    assert listing_before[0]["name"] == "lamp-1"
+
+    updated = wait_for_event(hub, events.DEVICE_UPDATED)
+    async with owner.patch(f"/api/devices/{device.id}", json={"name": "  Barn lamp "}) as response:
+        assert response.status == 200
+        assert (await response.json())["name"] == "Barn lamp"
+    assert (await asyncio.wait_for(updated, 5))["device"]["name"] == "Barn lamp"
+    async with user.get("/api/devices") as response:  # the cached listing follows
+        assert (await response.json())[0]["name"] == "Barn lamp"
+
+    async with user.patch(f"/api/devices/{device.id}", json={"name": "x"}) as response:
+        assert response.status == 403
+    refusals = [
+        ({"name": ""}, "field 'name': must be a non-blank string"),
+        ({"name": "a\nb"}, "field 'name': must not contain control characters"),
+        ({"name": "x" * 129}, "at most 128 characters"),
+        ({"nom": "x"}, "field 'nom': extra keys not allowed"),
+    ]
+    for bad, message in refusals:
+        async with owner.patch(f"/api/devices/{device.id}", json=bad) as response:
+            assert response.status == 400, bad
+            assert message in (await response.json())["error"]["message"]
+    async with owner.patch("/api/devices/nope", json={"name": "x"}) as response:
+        assert response.status == 404
+
+    await hub.devices.handshake("lamp-1", device_type="lamp", transport="echo")
+    assert hub.devices.get(device.id).name == "Barn lamp"
+    await hub.stop()
+    again = await hub_factory(config, config_dir=tmp_path, integrations=fakes)
+    assert again.devices.get(device.id).name == "Barn lamp"
