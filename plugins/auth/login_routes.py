@@ -66,19 +66,26 @@ async def check_password(runtime: AuthRuntime, username: str, password: str) -> 
     return None
 
 
+def begin_password_attempt(runtime: AuthRuntime, request: web.Request, username: str) -> str:
+    """Count a password attempt against the client's and the user's budgets, or answer
+    429; the address key it returns is what ``throttle.succeeded`` takes back."""
+    address = address_key(request.remote)
+    wait = runtime.throttle.begin(address, username)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"too many wrong passwords; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    return address
+
+
 def register_login_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
     async def login(request: web.Request) -> web.Response:
         """Exchange a username and password for an access and a refresh token."""
         body = await read_json(request, CREDENTIALS)
-        address = address_key(request.remote)
-        wait = runtime.throttle.begin(address, body["username"])
-        if wait is not None:
-            raise ApiError(
-                429,
-                "too_many_attempts",
-                f"too many failed sign-ins; try again in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
+        address = begin_password_attempt(runtime, request, body["username"])
         user = await check_password(runtime, body["username"], body["password"])
         if user is None:
             raise _bad_credentials()

@@ -30,10 +30,9 @@ from .const import (
     ROLES,
 )
 from .http_errors import store_errors
-from .login_routes import check_password
+from .login_routes import begin_password_attempt, check_password
 from .models import User
 from .runtime import AuthRuntime
-from .throttle import address_key
 
 TAGS = ("auth",)
 
@@ -179,15 +178,7 @@ def register_user_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
                 409, "managed_by_cloud", "your password is managed by the cloud; change it there"
             )
         # Guessing the current password with a stolen token is throttled like a login.
-        address = address_key(request.remote)
-        wait = runtime.throttle.begin(address, principal.name)
-        if wait is not None:
-            raise ApiError(
-                429,
-                "too_many_attempts",
-                f"too many wrong passwords; try again in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
+        address = begin_password_attempt(runtime, request, principal.name)
         user = await check_password(runtime, principal.name, body["currentPassword"])
         if user is None or user.id != principal.id:
             raise ApiError(403, "wrong_password", "the current password is wrong")
