@@ -13,6 +13,7 @@ from hub.auth import requires
 from hub.devices.registry import DeviceError
 from hub.http.errors import ApiError
 from hub.http.json import dumps, json_response, read_json
+from hub.http.query import float_query, int_query
 from hub.registrar import Registrar
 
 if TYPE_CHECKING:
@@ -101,8 +102,8 @@ def register(hub: Hub, registrar: Registrar) -> None:
     async def device_history(request: web.Request) -> web.Response:
         """State history, newest first; page with ``before`` = the last ``recordedAt`` seen."""
         device = device_or_404(request)
-        limit = _int_query(request, "limit", default=100, low=1, high=1000)
-        before = _float_query(request, "before")
+        limit = int_query(request, "limit", default=100, low=1, high=1000)
+        before = float_query(request, "before")
         items = await registry.history(device.id, limit=limit, before=before)
         next_before = items[-1]["recordedAt"] if len(items) == limit else None
         return json_response({"items": items, "nextBefore": next_before})
@@ -191,29 +192,3 @@ def register(hub: Hub, registrar: Registrar) -> None:
         tags=tags,
         request_schema=DEVICE_EVENT_JSON_SCHEMA,
     )
-
-
-def _int_query(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_query", f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, "invalid_query", f"{name} must be between {low} and {high}")
-    return value
-
-
-def _float_query(request: web.Request, name: str) -> Any:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_query", f"{name} must be a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ApiError(400, "invalid_query", f"{name} must be a finite number")
-    return value

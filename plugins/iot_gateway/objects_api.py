@@ -10,6 +10,7 @@ from aiohttp import web
 from hub.auth import requires
 from hub.http.errors import ApiError
 from hub.http.json import json_response, read_json
+from hub.http.query import int_query
 from hub.registrar import Handler, Registrar
 
 from .api_errors import gateway_errors_as_api_errors
@@ -30,19 +31,6 @@ def _object_id(request: web.Request) -> str:
         raise ApiError(404, "object_not_found", "no object with that id") from None
 
 
-def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_query", f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, "invalid_query", f"{name} must be between {low} and {high}")
-    return value
-
-
 def _conflict(error: DuplicateCode) -> ApiError:
     return ApiError(409, "duplicate_code", str(error))
 
@@ -50,8 +38,8 @@ def _conflict(error: DuplicateCode) -> ApiError:
 def object_handlers(runtime: IotGatewayRuntime) -> dict[str, Handler]:
     async def list_objects(request: web.Request) -> web.Response:
         """Objects ordered by code; ``type``, ``limit`` and ``offset`` narrow the page."""
-        limit = _int_query(request, "limit", MAX_PAGE, 1, MAX_PAGE)
-        offset = _int_query(request, "offset", 0, 0, 2**31)
+        limit = int_query(request, "limit", default=MAX_PAGE, low=1, high=MAX_PAGE)
+        offset = int_query(request, "offset", default=0, low=0, high=2**31)
         items, total = await runtime.objects.list(
             type=request.query.get("type"), limit=limit, offset=offset
         )
