@@ -35,7 +35,7 @@ def forwarded_middleware(trusted: Iterable[Network]) -> Any:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not networks or HEADER not in request.headers or request.remote is None:
+        if HEADER not in request.headers or request.remote is None:
             return await handler(request)
         try:
             peer = ipaddress.ip_address(request.remote)

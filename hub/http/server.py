@@ -84,16 +84,13 @@ def build_app(
     cors_origins: list[str],
     trusted_proxies: Sequence[Network] = (),
 ) -> web.Application:
-    app = web.Application(
-        client_max_size=max_body_bytes,
-        # CORS outermost so refusals rendered by the error middleware carry its headers;
-        # the forwarded address inside it, so a malformed header gets a JSON 400.
-        middlewares=[
-            cors_middleware(cors_origins),
-            error_middleware,
-            forwarded_middleware(trusted_proxies),
-        ],
-    )
+    # CORS outermost so refusals rendered by the error middleware carry its headers; the
+    # forwarded address inside it, so a malformed header gets a JSON 400. Without trusted
+    # proxies it has nothing to do, and stays off every request's path.
+    middlewares = [cors_middleware(cors_origins), error_middleware]
+    if trusted_proxies:
+        middlewares.append(forwarded_middleware(trusted_proxies))
+    app = web.Application(client_max_size=max_body_bytes, middlewares=middlewares)
     app[HUB_KEY] = hub
     app.on_response_prepare.append(add_security_headers)
     registrations = hub.registrations
