@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.tasks import wait_all
+
 _LOGGER = logging.getLogger(__name__)
 
 MATCH_ALL = "*"
@@ -81,8 +83,7 @@ class EventBus:
 
     async def drain(self) -> None:
         """Wait for coroutine listeners still running (used on shutdown and in tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await wait_all(self._tasks)
 
     def _call(self, listener: Listener, event: Event) -> None:
         try:

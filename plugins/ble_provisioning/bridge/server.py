@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from hub.tasks import wait_all
 from plugins.ble_provisioning.bridge import protocol
 from plugins.ble_provisioning.bridge.protocol import BadCommand
 from plugins.ble_provisioning.candidates import newsworthy
@@ -66,8 +67,7 @@ class BridgeServer:
                 if line.strip():
                     self.handle_line(line)
             # stdin closed: let commands in flight finish (each is bounded by its timeout).
-            if self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await wait_all(self._tasks)
         finally:
             await self.close()
 

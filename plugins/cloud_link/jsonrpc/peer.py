@@ -26,6 +26,7 @@ import orjson
 import voluptuous as vol
 
 from hub.http.json import describe_invalid
+from hub.tasks import wait_all
 from plugins.cloud_link.jsonrpc import messages
 from plugins.cloud_link.jsonrpc.errors import (
     BATCH_TOO_LARGE,
@@ -205,8 +206,7 @@ class JsonRpcPeer:
 
     async def wait_idle(self) -> None:
         """Wait until every handler task has finished (tests and orderly shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await wait_all(self._tasks)
 
     # --- internals ------------------------------------------------------------------
 
