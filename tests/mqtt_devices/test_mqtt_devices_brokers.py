@@ -80,7 +80,12 @@ async def test_embedded_port_taken_fails_the_integration_clearly(start_hub, mosq
 
 
 def make_certificates(directory: Path) -> dict[str, str]:
-    """A throwaway CA and a server certificate for 127.0.0.1 (openssl CLI)."""
+    """A throwaway CA and a server certificate for 127.0.0.1 (openssl CLI).
+
+    Both carry the extensions a strict verifier asks for (Python 3.13 sets
+    ``VERIFY_X509_STRICT``): the CA its basicConstraints and keyUsage, the server
+    certificate its keyUsage, extendedKeyUsage, subjectAltName and key identifiers.
+    """
 
     def run(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
@@ -95,6 +100,10 @@ def make_certificates(directory: Path) -> dict[str, str]:
         "1",
         "-subj",
         "/CN=test-ca",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
         "-keyout",
         "ca.key",
         "-out",
@@ -112,7 +121,14 @@ def make_certificates(directory: Path) -> dict[str, str]:
         "-out",
         "server.csr",
     )
-    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    (directory / "san.ext").write_text(
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\n"
+        "subjectAltName=IP:127.0.0.1\n"
+        "subjectKeyIdentifier=hash\n"
+        "authorityKeyIdentifier=keyid,issuer\n"
+    )
     run(
         "x509",
         "-req",
