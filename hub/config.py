@@ -19,7 +19,7 @@ from hub.yaml_loader import ConfigError, LineDict, load_yaml
 CONFIG_FILE = "configuration.yaml"
 CORE_KEY = "hub"
 
-_STATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_STATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
 
 def _station_id(value: Any) -> str:
@@ -44,6 +44,24 @@ def _ip_network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         raise vol.Invalid(f"{value!r} is not an IP address or network") from None
 
 
+_HOST_NAME = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*\.?\Z")
+
+
+def _allowed_host(value: Any) -> str:
+    """A host name, ``*.suffix`` wildcard, IP address or CIDR block the hub answers to."""
+    text = str(value).strip().lower()
+    try:
+        ipaddress.ip_network(text.strip("[]"), strict=False)
+        return text
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(text):
+        raise vol.Invalid(
+            f"{value!r} is not a host name (hub.example), wildcard (*.site.lan), IP or CIDR"
+        )
+    return text
+
+
 CORE_SCHEMA = vol.Schema(
     {
         vol.Optional("station_id", default="station"): _station_id,
@@ -58,6 +76,13 @@ CORE_SCHEMA = vol.Schema(
                 vol.Optional("cors_origins", default=[]): [vol.Url()],
                 # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs).
                 vol.Optional("trusted_proxies", default=[]): [_ip_network],
+                # Names the hub answers to beyond its own (hub/http/hosts.py).
+                vol.Optional("allowed_hosts", default=[]): [_allowed_host],
+                # A connection must send a complete request head within this many
+                # seconds of opening (or of its previous answer), or it is closed.
+                vol.Optional("header_timeout", default=15.0): vol.All(
+                    vol.Coerce(float), vol.Range(min=0.05, max=3600)
+                ),
             }
         ),
         vol.Optional("database", default={}): vol.Schema({vol.Optional("url"): str}),

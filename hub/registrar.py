@@ -23,8 +23,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RpcHandler = Callable[..., Any]
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-_RPC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
-_TOPIC_LEVEL = re.compile(r"^[^#+]*$")
+_RPC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*\Z")
+_TOPIC_LEVEL = re.compile(r"^[^#+]*\Z")
 
 
 class RegistrationError(ValueError):

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from hub.core import Hub
     from hub.devices.models import Device
 
-_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_NAME_CHARS = "[A-Za-z0-9_.:-]{1,64}"
+# \Z, not $: Python's $ also matches before a trailing newline. JSON Schema patterns are
+# ECMAScript, where $ (without the m flag) is the end of input.
+_NAME = re.compile(rf"^{_NAME_CHARS}\Z")
 
 COMMAND_SCHEMA = vol.Schema(
     {
@@ -34,7 +37,7 @@ COMMAND_JSON_SCHEMA = {
     "type": "object",
     "required": ["command"],
     "properties": {
-        "command": {"type": "string", "pattern": _NAME.pattern},
+        "command": {"type": "string", "pattern": f"^{_NAME_CHARS}$"},
         "params": {"type": "object"},
     },
     "additionalProperties": False,

@@ -46,7 +46,7 @@ CONFIG_SCHEMA = vol.Schema(
         vol.Optional("credentials_uuid", default=CUSTOM_CREDENTIALS_UUID): ble_uuid,
         vol.Optional("status_uuid", default=CUSTOM_STATUS_UUID): ble_uuid,
         # BlueZ adapter name, e.g. hci0.
-        vol.Optional("adapter"): vol.All(str, vol.Match(r"^hci[0-9]{1,3}$")),
+        vol.Optional("adapter"): vol.All(str, vol.Match(r"^hci[0-9]{1,3}\Z")),
         # A bumble HCI transport (usb:0, serial:/dev/ttyUSB0,1000000, tcp-client:h:p)
         # instead of BlueZ; needs the optional ``bumble`` package.
         vol.Optional("hci"): vol.All(str, vol.Length(min=3)),

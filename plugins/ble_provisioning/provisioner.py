@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
 TOKEN_BYTES = 32
 

@@ -8,9 +8,9 @@ DOMAIN = "mqtt_devices"
 TRANSPORT = "mqtt"
 
 # What a device's external id may be: it is one MQTT topic level.
-EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 # Event types, device types and command names share the core's name rule.
-NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 
 # Leaves of station/S/device/D/<leaf>.
 HANDSHAKE = "handshake"

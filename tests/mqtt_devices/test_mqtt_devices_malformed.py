@@ -41,6 +41,8 @@ BAD_MESSAGES: list[tuple[str, bytes, str]] = [
     (topic("good", "event"), b'{"type": "x", "deviceId": "0123abc"}', "names_other_device"),
     (topic("good", "event"), b'{"data": 1}', "invalid_payload"),
     (topic("good", "event"), b'{"type": "bad type!"}', "invalid_payload"),
+    # Identifiers match in full: "$" alone would let a trailing newline through.
+    (topic("good", "event"), b'{"type": "alarm\\n"}', "invalid_payload"),
     (topic("good", "event"), b'{"type": "x", "seq": -1}', "invalid_payload"),
     (topic("good", "event"), b'{"type": "x", "seq": true}', "invalid_payload"),
     (topic("good", "event"), b'{"type": "x", "seq": 1.5}', "invalid_payload"),
