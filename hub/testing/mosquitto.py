@@ -1,9 +1,17 @@
-"""A real Mosquitto broker process on a free loopback port, for tests and benchmarks."""
+"""A real Mosquitto broker process on a free loopback port, for tests and benchmarks.
+
+``MosquittoBroker(..., dynsec=True)`` loads Mosquitto's dynamic security plugin with a
+fresh configuration made offline by ``mosquitto_ctrl dynsec init`` (one admin client,
+``admin_username``/``admin_password``) and turns anonymous logins off, as
+config/mosquitto.conf does.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -32,15 +40,89 @@ def find_mosquitto() -> str:
     return found
 
 
+# Where distributions install the plugin (Debian: the mosquitto package, multiarch dir).
+DYNSEC_PLUGIN_GLOBS = (
+    "/usr/lib/*/mosquitto_dynamic_security.so",
+    "/usr/lib/mosquitto_dynamic_security.so",
+    "/usr/local/lib/mosquitto_dynamic_security.so",
+    "/usr/lib/mosquitto/mosquitto_dynamic_security.so",
+)
+
+
+def find_dynsec_plugin() -> str | None:
+    """The path of ``mosquitto_dynamic_security.so``, or None when it is not installed."""
+    for pattern in DYNSEC_PLUGIN_GLOBS:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    return None
+
+
+def dynsec_missing() -> str | None:
+    """Why a dynsec broker cannot run here (a skip reason), or None when it can."""
+    if find_dynsec_plugin() is None:
+        return "mosquitto_dynamic_security.so is not installed (apt-get install mosquitto)"
+    if shutil.which("mosquitto_ctrl") is None:
+        return "mosquitto_ctrl is not installed (apt-get install mosquitto-clients)"
+    try:
+        find_mosquitto()
+    except RuntimeError as error:
+        return str(error)
+    return None
+
+
 class MosquittoBroker:
     """Starts ``mosquitto`` with persistence in ``data_dir``; ``restart`` keeps the port."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, extra_config: str = "") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        extra_config: str = "",
+        dynsec: bool = False,
+        admin_username: str = "hub",
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.extra_config = extra_config
+        self.dynsec = dynsec
+        self.admin_username = admin_username
+        self.admin_password = secrets.token_urlsafe(16)
         self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def admin_url(self) -> str:
+        """The broker URL with the dynsec admin's credentials in it."""
+        return f"mqtt://{self.admin_username}:{self.admin_password}@{self.host}:{self.port}"
+
+    def _dynsec_config(self) -> list[str]:
+        """Plugin lines; the JSON file is made once (offline) and kept across restarts."""
+        if not self.dynsec:
+            return ["allow_anonymous true"]
+        plugin = find_dynsec_plugin()
+        if plugin is None:
+            raise RuntimeError(dynsec_missing() or "the dynamic security plugin is missing")
+        state = self.data_dir / "dynamic-security.json"
+        if not state.exists():
+            subprocess.run(
+                [
+                    "mosquitto_ctrl",
+                    "dynsec",
+                    "init",
+                    str(state),
+                    self.admin_username,
+                    self.admin_password,
+                ],
+                check=True,
+                capture_output=True,
+            )
+        return [
+            "allow_anonymous false",
+            f"plugin {plugin}",
+            f"plugin_opt_config_file {state}",
+        ]
 
     @property
     def url(self) -> str:
@@ -53,7 +135,7 @@ class MosquittoBroker:
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
-                    "allow_anonymous true",
+                    *self._dynsec_config(),
                     "persistence true",
                     f"persistence_location {self.data_dir}/",
                     "autosave_interval 1",

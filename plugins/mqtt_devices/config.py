@@ -23,8 +23,13 @@ from .const import (
     DEFAULT_EMBEDDED_HOST,
     DEFAULT_EMBEDDED_PORT,
     DEFAULT_LOCAL_BROKER,
+    DEFAULT_MAX_DEVICES,
     DEFAULT_MAX_NESTING,
     DEFAULT_MAX_PAYLOAD,
+    DEFAULT_NEW_DEVICES_PER_MINUTE,
+    EXTERNAL_ID,
+    IDENTITIES_DYNSEC,
+    IDENTITIES_OFF,
 )
 
 AUTO = "auto"
@@ -80,6 +85,10 @@ class MqttSettings:
     reconnect: ReconnectPolicy
     handler_timeout: float
     accept_new_devices: bool
+    device_identities: str = IDENTITIES_DYNSEC
+    legacy_device_account: str | None = None
+    max_devices: int = DEFAULT_MAX_DEVICES
+    new_devices_per_minute: int = DEFAULT_NEW_DEVICES_PER_MINUTE
 
 
 def parse_broker_url(value: Any) -> BrokerAddress:
@@ -185,6 +194,21 @@ CONFIG_SCHEMA = vol.Schema(
             vol.Coerce(float), vol.Range(min=0.1, max=600)
         ),
         vol.Optional("accept_new_devices", default=True): bool,
+        # Per-device broker accounts through Mosquitto's dynamic security plugin, or off
+        # (a broker without the plugin; every device can then act as any other).
+        vol.Optional("device_identities", default=IDENTITIES_DYNSEC): vol.In(
+            [IDENTITIES_DYNSEC, IDENTITIES_OFF], msg="must be 'dynsec' or 'off'"
+        ),
+        # A shared account devices used before they had their own (migration only).
+        vol.Optional("legacy_device_account"): vol.All(
+            str, vol.Match(EXTERNAL_ID, msg="must be 1-64 letters, digits, '_' or '-'")
+        ),
+        vol.Optional("max_devices", default=DEFAULT_MAX_DEVICES): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=10_000_000)
+        ),
+        vol.Optional("new_devices_per_minute", default=DEFAULT_NEW_DEVICES_PER_MINUTE): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=1_000_000)
+        ),
     },
     extra=vol.PREVENT_EXTRA,
 )
@@ -233,4 +257,8 @@ def settings_from_config(config: dict[str, Any]) -> MqttSettings:
         ),
         handler_timeout=config["handler_timeout"],
         accept_new_devices=config["accept_new_devices"],
+        device_identities=config["device_identities"],
+        legacy_device_account=config.get("legacy_device_account"),
+        max_devices=config["max_devices"],
+        new_devices_per_minute=config["new_devices_per_minute"],
     )

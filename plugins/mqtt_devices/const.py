@@ -29,6 +29,12 @@ DEFAULT_EMBEDDED_HOST = "127.0.0.1"
 DEFAULT_EMBEDDED_PORT = 1883
 DEFAULT_MAX_PAYLOAD = 64 * 1024
 DEFAULT_MAX_NESTING = 32
+DEFAULT_MAX_DEVICES = 10_000
+DEFAULT_NEW_DEVICES_PER_MINUTE = 60
+
+# mqtt_devices.device_identities
+IDENTITIES_DYNSEC = "dynsec"
+IDENTITIES_OFF = "off"
 
 # Why a message was dropped; the keys of the counters shown at GET /api/health.
 DROP_OTHER_STATION = "other_station"
@@ -43,6 +49,10 @@ DROP_FOREIGN_DEVICE = "names_other_device"
 DROP_DUPLICATE_EVENT = "duplicate_event"
 DROP_UNKNOWN_COMMAND = "unknown_command"
 DROP_DEVICE_NOT_ACCEPTED = "device_not_accepted"
+DROP_DEVICE_LIMIT = "device_limit"
+DROP_NEW_DEVICE_RATE = "new_device_rate"
+# A message the broker had stored (retained): old news, and a way to replay a forgery.
+DROP_RETAINED = "retained"
 DROP_NO_HANDLER = "no_handler"
 DROP_HANDLER_ERROR = "handler_error"
 DROP_HANDLER_TIMEOUT = "handler_timeout"

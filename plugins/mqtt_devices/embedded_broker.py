@@ -4,10 +4,17 @@ no local broker), so a hub runs with nothing else installed.
 It keeps sessions in memory only: it starts and stops with the hub, so the persistent
 session that protects QoS 1 messages across hub restarts needs an external broker
 (Mosquitto with config/mosquitto.conf).
+
+It listens on loopback only. amqtt has no per-device accounts and ACLs like Mosquitto's
+dynamic security plugin, so on a LAN any client could act as any device, read every
+command and take the hub's client id; rather than re-implement those rules in amqtt
+plugins, the hub refuses to offer it beyond the box (``EmbeddedBrokerError``). Devices on
+the LAN need Mosquitto with config/mosquitto.conf.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any
 
@@ -22,8 +29,24 @@ class EmbeddedBrokerError(RuntimeError):
     """The embedded broker could not start (typically: its port is taken)."""
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class EmbeddedBroker:
     def __init__(self, host: str, port: int) -> None:
+        if not is_loopback(host):
+            raise EmbeddedBrokerError(
+                f"mqtt_devices.embedded.host is {host!r}, but the embedded broker has no "
+                "per-device accounts and only listens on loopback (127.0.0.1): for devices on "
+                "the LAN run Mosquitto with config/mosquitto.conf and set mqtt_devices.broker"
+            )
         self.host = host
         self.port = port
         self._broker: Broker | None = None

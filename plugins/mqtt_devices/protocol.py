@@ -1,9 +1,10 @@
 """The hub's side of the device protocol (PRODUCT.md §5): one handler per device topic.
 
-The path of a state message: ``on_state`` → ``_known_device`` (station, external id,
-handshake) → ``PayloadDecoder.json_object`` → ``DeviceRegistry.report_state``. Everything
-a device gets wrong is dropped with a reason and counted; nothing here creates a device
-except a valid handshake.
+The path of a state message: ``on_state`` → ``_stale`` (retained?) → ``_known_device``
+(station, external id, handshake) → ``PayloadDecoder.json_object`` →
+``DeviceRegistry.report_state``. Everything a device gets wrong is dropped with a reason
+and counted; nothing here creates a device except a valid handshake, and a handshake of an
+unknown device only within ``max_devices`` and ``new_devices_per_minute``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hub.devices.models import Device
 from hub.registrar import MqttMessage
 
 from . import bodies
+from .admission import NewDeviceGate
 from .config import MqttSettings
 from .const import (
     COMMAND_RESULT,
@@ -27,6 +29,7 @@ from .const import (
     DROP_DUPLICATE_EVENT,
     DROP_HANDLER_ERROR,
     DROP_OTHER_STATION,
+    DROP_RETAINED,
     DROP_UNKNOWN_COMMAND,
     DROP_UNKNOWN_DEVICE,
     EVENT,
@@ -49,6 +52,12 @@ _LOGGER = logging.getLogger(__name__)
 
 # (topic, payload) → published in the background at QoS 1; a lost ack makes the device retry.
 SendSoon = Callable[[str, bytes], None]
+# topic → an empty retained message is published there in the background (clears it).
+ClearRetained = Callable[[str], None]
+
+# Topics whose retained message the hub is clearing; the empty message it publishes comes
+# back to its own subscription and is not a device's doing.
+CLEARING_LIMIT = 1024
 
 _Parsed = TypeVar("_Parsed")
 
@@ -66,13 +75,17 @@ class DeviceProtocol:
         settings: MqttSettings,
         drops: DropCounter,
         send_soon: SendSoon,
+        clear_retained: ClearRetained | None = None,
     ) -> None:
         self._station = station_id
         self._registry = registry
         self._decoder = PayloadDecoder(settings.max_payload_bytes, settings.max_nesting)
         self._drops = drops
         self._send_soon = send_soon
+        self._clear_retained = clear_retained
+        self._clearing: set[str] = set()
         self._accept_new_devices = settings.accept_new_devices
+        self.gate = NewDeviceGate(settings.max_devices, settings.new_devices_per_minute)
         self.handled: dict[str, int] = {
             HANDSHAKE: 0,
             STATE: 0,
@@ -98,6 +111,8 @@ class DeviceProtocol:
         Every device-scoped message passes the same gate: a known device, a JSON object,
         no identity field naming another device, then the topic's own body rules.
         """
+        if self._stale(message):
+            return None
         device = self._known_device(message)
         if device is None:
             return None
@@ -155,6 +170,8 @@ class DeviceProtocol:
 
     def on_handshake(self, message: MqttMessage) -> Awaitable[None] | None:
         """Checks run now; the database write (the only await) is returned to the router."""
+        if self._stale(message):
+            return None
         external_id = self._topic_device(message)
         if external_id is None:
             return None
@@ -179,6 +196,12 @@ class DeviceProtocol:
             self._drops.drop(DROP_DEVICE_NOT_ACCEPTED, message.topic, reason)
             self._ack(external_id, {"ok": False, "error": reason})
             return None
+        if existing is None:
+            refusal = self.gate.refusal(len(self._registry.all()))
+            if refusal is not None:
+                self._drops.drop(refusal[0], message.topic, refusal[1])
+                self._ack(external_id, {"ok": False, "error": refusal[1]})
+                return None
         return self._record_handshake(external_id, handshake, message.topic)
 
     async def _record_handshake(
@@ -204,6 +227,35 @@ class DeviceProtocol:
         )
 
     # ---- helpers -----------------------------------------------------------------------
+
+    def _stale(self, message: MqttMessage) -> bool:
+        """True when the message must not be applied: the broker had it stored (retained).
+
+        A retained message is replayed to every new subscription, long after it was sent and
+        whoever sent it: applying it would resurrect an old state, repeat an event, or let a
+        forgery outlive its author's access. It is counted and cleared from the broker.
+        """
+        if not message.retain:
+            if not message.payload and message.topic in self._clearing:
+                self._clearing.discard(message.topic)  # our own clearing, echoed back
+                return True
+            return False
+        self._drops.drop(
+            DROP_RETAINED,
+            message.topic,
+            "device messages must not be retained; the stored copy is ignored and cleared",
+        )
+        levels = message.topic.split("/", 2)
+        if (
+            message.payload
+            and self._clear_retained is not None
+            and len(levels) > 1
+            and levels[1] == self._station
+            and len(self._clearing) < CLEARING_LIMIT
+        ):
+            self._clearing.add(message.topic)
+            self._clear_retained(message.topic)
+        return True
 
     def _topic_device(self, message: MqttMessage) -> str | None:
         """The external id in ``station/S/device/D/...`` if S is this station."""

@@ -2,7 +2,8 @@
 
 Built in ``hub_register`` (so the §5 topic handlers and the ``mqtt`` transport are
 registered like any other integration's), started in ``hub_setup``: choose the broker
-(external, the local one, or the embedded one), then keep one connection to it.
+(external, the local one, or the embedded one), keep one connection to it, and (with
+``device_identities: dynsec``) prepare the broker's roles for per-device accounts.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from hub.http.json import json_response
 from hub.registrar import TopicSubscription
 
 from .config import AUTO, EMBEDDED, BrokerAddress, MqttSettings
-from .connection import MqttConnection
-from .const import DOMAIN, TRANSPORT
-from .drops import DropCounter
+from .connection import MqttConnection, tls_context
+from .const import DOMAIN, HUB_ONLINE, IDENTITIES_DYNSEC, TRANSPORT
+from .drops import DropCounter, printable
+from .dynsec import DynsecAdmin, DynsecError
 from .embedded_broker import EmbeddedBroker
+from .identities import DeviceCredentials, DeviceIdentities
 from .probe import broker_answers
 from .protocol import DeviceProtocol
 from .router import TopicRouter, inbox_factory
@@ -55,13 +58,24 @@ class MqttDevicesRuntime:
             hub.registrations.topics, self.drops, handler_timeout=settings.handler_timeout
         )
         self.protocol = DeviceProtocol(
-            hub.station_id, hub.devices, settings, self.drops, self.send_soon
+            hub.station_id,
+            hub.devices,
+            settings,
+            self.drops,
+            self.send_soon,
+            clear_retained=self._clear_retained,
         )
         self.transport = MqttCommandTransport(hub.station_id)
         self.connection: MqttConnection | None = None
         self.embedded: EmbeddedBroker | None = None
         self.mode = "external"
         self._sending: set[asyncio.Task[None]] = set()
+        self.identities: DeviceIdentities | None = None
+        # "pending" until the broker's roles are in place, then "ready"; "off" or
+        # "unavailable" (with identity_error) otherwise.
+        self.identity_state = "off"
+        self.identity_error: str | None = None
+        self.identities_ready = asyncio.Event()
 
     # ---- registration ------------------------------------------------------------------
 
@@ -98,6 +112,7 @@ class MqttDevicesRuntime:
         self._hub.registrations.topic_listeners.append(self._topic_added)
         self._hub.add_health_info(DOMAIN, self.health)
         self.connection.start(self._hub.create_task)
+        self._start_identities(address)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.connection.first_attempt_done.wait(), FIRST_CONNECT_WAIT)
         if self.connection.connects == 0:
@@ -145,6 +160,76 @@ class MqttDevicesRuntime:
         assert settings.address is not None
         return settings.address
 
+    def _start_identities(self, address: BrokerAddress) -> None:
+        """Prepare per-device accounts in the background; start-up never waits on it."""
+        if self.mode == "embedded":
+            # Loopback only (see EmbeddedBroker): no LAN device can reach it at all.
+            return
+        if self.settings.device_identities != IDENTITIES_DYNSEC:
+            _LOGGER.warning(
+                "SECURITY: mqtt_devices.device_identities is off: every client that can log in "
+                "to %s can publish as any device, read every command and take over sessions. "
+                "Load Mosquitto's dynamic security plugin (config/mosquitto.conf) and set "
+                "device_identities: dynsec",
+                address.url,
+            )
+            return
+        admin = DynsecAdmin(
+            address,
+            client_id_prefix=f"{self.client_id}-dynsec",
+            tls_context=tls_context(self.settings.tls) if address.tls else None,
+        )
+        self.identities = DeviceIdentities(
+            admin,
+            self.station_id,
+            hub_username=address.username,
+            legacy_account=self.settings.legacy_device_account,
+        )
+        self.identity_state = "pending"
+        self._hub.create_task(self._setup_identities(), name="mqtt-identities")
+
+    async def _setup_identities(self) -> None:
+        try:
+            await self._ensure_identities()
+        except DynsecError as error:
+            _LOGGER.error(
+                "SECURITY: per-device MQTT identities are unavailable (%s). Devices cannot be "
+                "given their own broker accounts; set device_identities: off only for a broker "
+                "without the plugin",
+                error,
+            )
+
+    async def _ensure_identities(self) -> DeviceIdentities:
+        """The identities, their broker roles in place; retried after a failure."""
+        assert self.identities is not None
+        if self.identities_ready.is_set():
+            return self.identities
+        try:
+            await self.identities.setup()
+        except DynsecError as error:
+            self.identity_state = "unavailable"
+            self.identity_error = str(error)
+            raise
+        self.identity_state = "ready"
+        self.identity_error = None
+        self.identities_ready.set()
+        # The hub may have said "online" before its role allowed it to publish.
+        if self.connection is not None and self.connection.connected.is_set():
+            self.send_status(self.connection.status_topic)
+        return self.identities
+
+    async def issue_identity(self, external_id: str) -> DeviceCredentials | None:
+        """A fresh broker account for a device (BLE provisioning).
+
+        None when identities are off or the broker is the loopback-only embedded one; raises
+        ``DynsecError`` when they are on but cannot be issued (the caller refuses to
+        provision rather than hand out a device that cannot log in).
+        """
+        if self.identities is None:
+            return None
+        identities = await self._ensure_identities()
+        return await identities.issue(external_id)
+
     async def _start_embedded(self) -> BrokerAddress:
         self.mode = "embedded"
         self.embedded = EmbeddedBroker(self.settings.embedded_host, self.settings.embedded_port)
@@ -166,12 +251,27 @@ class MqttDevicesRuntime:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _publish_quietly(self, topic: str, payload: bytes) -> None:
+    async def _publish_quietly(self, topic: str, payload: bytes, retain: bool = False) -> None:
         assert self.connection is not None
         try:
-            await self.connection.publish(topic, payload, qos=1)
+            await self.connection.publish(topic, payload, qos=1, retain=retain)
         except Exception as error:
-            _LOGGER.info("Could not publish to %s: %s", topic, error)
+            _LOGGER.info("Could not publish to %s: %s", printable(topic, 200), error)
+
+    def _start_publish(self, topic: str, payload: bytes, *, retain: bool) -> None:
+        if self.connection is None or len(self._sending) >= MAX_PENDING_SENDS:
+            return
+        task = asyncio.get_running_loop().create_task(self._publish_quietly(topic, payload, retain))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    def _clear_retained(self, topic: str) -> None:
+        """Remove a device's retained message from the broker (an empty retained publish)."""
+        self._start_publish(topic, b"", retain=True)
+
+    def send_status(self, topic: str) -> None:
+        """Say ``online`` again (retained): the hub's role may have arrived after its first."""
+        self._start_publish(topic, HUB_ONLINE, retain=True)
 
     def _topic_added(self, subscription: TopicSubscription) -> None:
         """A topic registered after start: route it now, subscribe in the background."""
@@ -210,12 +310,26 @@ class MqttDevicesRuntime:
             "backlog": self.router.backlog,
             "handled": dict(self.protocol.handled),
             "commandsSent": self.transport.sent,
+            "identities": self._identity_health(),
             "dropped": {"total": self.drops.total, **dict(sorted(self.drops.counts.items()))},
         }
+
+    def _identity_health(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "mode": self.settings.device_identities,
+            "state": self.identity_state,
+        }
+        if self.mode == "embedded":
+            info["state"] = "loopback_only"
+        if self.identities is not None:
+            info["issued"] = self.identities.issued
+            info["legacyAccount"] = self.identities.legacy_account is not None
+        return info
 
     async def _status_route(self, _request: web.Request) -> web.Response:
         """MQTT connection state, counters, and the last dropped message of each kind."""
         status = self.health()
         status["dropped"] = self.drops.snapshot()
+        status["identities"]["error"] = self.identity_error
         status["subscriptions"] = [pattern for pattern, _qos in self.subscriptions()]
         return json_response(status)

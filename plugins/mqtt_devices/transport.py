@@ -18,7 +18,11 @@ PUBLISH_TIMEOUT = 5.0
 
 
 class MqttCommandTransport:
-    """Publishes ``{id, command, params}`` at QoS 1; returns once the broker has it."""
+    """Publishes ``{id, command, params}`` at QoS 1; returns once the broker has it.
+
+    Never retained: a retained command (a ``factory_reset``) would be replayed to the device
+    on every reconnect, long after anyone meant it.
+    """
 
     def __init__(self, station_id: str) -> None:
         self._station = station_id
@@ -35,6 +39,7 @@ class MqttCommandTransport:
             device_topic(self._station, device.external_id, COMMAND),
             payload,
             qos=1,
+            retain=False,
             ack_within=PUBLISH_TIMEOUT,
         )
         self.sent += 1

@@ -80,7 +80,7 @@ async def test_event_is_recorded_once_per_seq(start_hub, mosquitto, hub_client):
     async with hub.db.engine.connect() as connection:
         rows = (await connection.execute(sa.select(tables.device_events.c.seq))).scalars().all()
     assert sorted(rows, key=lambda seq: seq or 0) == [None, 1, 2, 3]
-    client = await hub_client(hub)
+    client = await hub_client(hub, token=TOKEN)  # the health details need an owner
     async with client.get("/api/health") as response:
         info = (await response.json())["details"]["mqtt_devices"]["info"]
     assert info["dropped"]["duplicate_event"] == 1

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from hub.db import tables
 from plugins.mqtt_devices import runtime_for
 from plugins.mqtt_devices.testing import RecommendedMosquitto
-from tests.mqtt_devices.helpers import EventRecorder, device_client, topic
+from tests.mqtt_devices.helpers import TOKEN, EventRecorder, device_client, topic
 
 EVENTS = 600
 
@@ -81,7 +81,7 @@ async def test_broker_down_at_start_then_up(start_hub, mosquitto, hub_client):
     hub = await start_hub(mosquitto.url, connected=False)
     runtime = runtime_for(hub)
     assert hub.integration_state("mqtt_devices") == "unavailable"
-    client = await hub_client(hub)
+    client = await hub_client(hub, token=TOKEN)  # the health details need an owner
     async with client.get("/api/health") as response:
         health = await response.json()
     assert health["integrations"]["mqtt_devices"] == "unavailable"
