@@ -1,4 +1,11 @@
-"""Routes every hub has: health and the OpenAPI document."""
+"""Routes every hub has: health and the OpenAPI document.
+
+``GET /api/health`` is public because monitors and the portal's "is the hub up?" check
+have no login. Without credentials it says only that: ``status`` and each integration's
+state. The details (broker and gateway addresses, error texts, counters) help someone
+mapping the LAN as much as an operator, so they are shown to an owner or admin only:
+send a bearer token and the answer is detailed, or 401/403 if the token is not theirs.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +13,28 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.auth import PUBLIC
+from hub.auth import PUBLIC, requires
 from hub.http.json import json_response
 from hub.http.openapi import build_openapi
+from hub.http.server import authenticate
 from hub.registrar import Registrar
 
 if TYPE_CHECKING:
     from hub.core import Hub
 
+HEALTH_DETAILS = requires("user", roles=("owner", "admin"))
+
 
 def register(hub: Hub, registrar: Registrar) -> None:
-    async def health(_request: web.Request) -> web.Response:
-        """Liveness and the state of every declared integration."""
-        return json_response(hub.health())
+    async def health(request: web.Request) -> web.Response:
+        """Whether the hub is up; details for an owner or admin (send a bearer token)."""
+        report = hub.health()
+        if "Authorization" not in request.headers:
+            return json_response(
+                {"status": report["status"], "integrations": report["integrations"]}
+            )
+        await authenticate(request, HEALTH_DETAILS, hub.registrations)
+        return json_response(report)
 
     async def openapi(_request: web.Request) -> web.Response:
         """OpenAPI 3.1 document of every registered route."""

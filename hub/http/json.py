@@ -1,7 +1,19 @@
-"""JSON in and out of handlers: orjson on the way out, strict parsing on the way in."""
+"""JSON in and out of handlers: orjson on the way out, strict parsing on the way in.
+
+Strict means: no NaN/Infinity, bounded nesting, no lone surrogates (orjson refuses them)
+and no NUL character in any string or key. PostgreSQL cannot store a NUL in a text value
+and fails the statement, so a NUL would otherwise surface as a 500 deep inside a handler;
+refusing it here answers a clear 400 once, for every body and every frame.
+
+A request body is read as JSON only when it says it is ``application/json``: an HTML form
+(``text/plain``, ``application/x-www-form-urlencoded``, ``multipart/form-data``) is the one
+body a foreign web page can make a browser send without a CORS preflight, so refusing
+every other type takes that cross-site request forgery off every JSON route.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -11,6 +23,8 @@ from aiohttp import web
 from hub.http.errors import ApiError
 
 MAX_NESTING = 32
+JSON_CONTENT_TYPE = "application/json"
+_NUL_ESCAPE = b"\\u0000"
 
 
 def dumps(data: Any) -> bytes:
@@ -35,7 +49,50 @@ def parse_json_bytes(body: bytes) -> Any:
         raise ValueError(f"the body is not valid JSON ({error})") from None
     if nesting_depth(data) > MAX_NESTING:
         raise ValueError(f"the JSON is nested deeper than {MAX_NESTING} levels")
+    # A NUL can only be spelt as the escape \u0000 in valid JSON, so a body without that
+    # byte sequence needs no second look (the common case costs one substring search).
+    if _NUL_ESCAPE in body and _has_nul(data):
+        raise ValueError("a string in the JSON contains a NUL character (\\u0000); remove it")
     return data
+
+
+def _has_nul(data: Any) -> bool:
+    """Whether any string or key anywhere in ``data`` holds a NUL, without recursion."""
+    stack: list[Any] = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def bad_text(values: Iterable[str]) -> str | None:
+    """Why one of ``values`` cannot be used as text (a NUL or a lone surrogate), or None."""
+    for value in values:
+        if "\x00" in value:
+            return "contains a NUL character (%00)"
+        if _has_surrogate(value):
+            return "contains an unpaired UTF-16 surrogate"
+    return None
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def is_json_content_type(content_type: str) -> bool:
+    """``application/json`` (parameters aside); aiohttp has already dropped them."""
+    return content_type.lower() == JSON_CONTENT_TYPE
 
 
 def nesting_depth(data: Any) -> int:
@@ -56,8 +113,18 @@ def nesting_depth(data: Any) -> int:
 async def read_json(request: web.Request, schema: Any = None) -> Any:
     """The request body as JSON, validated by an optional voluptuous schema.
 
-    Every refusal is an ApiError 400 whose message says what was wrong and where.
+    Every refusal is an ApiError whose message says what was wrong and where: 415 for a
+    body that is not declared ``application/json``, 400 for everything else.
     """
+    if not is_json_content_type(request.content_type):
+        if not request.body_exists:
+            raise ApiError(400, "invalid_json", "the body is empty; a JSON document was expected")
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"the body is declared {request.content_type!r}; send JSON with "
+            f"Content-Type: {JSON_CONTENT_TYPE}",
+        )
     body = await request.read()
     try:
         data = parse_json_bytes(body)

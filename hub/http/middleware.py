@@ -95,6 +95,8 @@ def cors_middleware(allowed_origins: Iterable[str]) -> Callable[..., Awaitable[w
         if allowed and not response.prepared:
             response.headers["Access-Control-Allow-Origin"] = origin or ""
             response.headers["Vary"] = "Origin"
+            # Paged listings name their next page in headers a script must be able to read.
+            response.headers["Access-Control-Expose-Headers"] = "Link, X-Next-Cursor"
         return response
 
     return middleware

@@ -1,22 +1,33 @@
-"""Query-string parameters for handlers: parsed and bounded, or a clear JSON 400."""
+"""Query-string parameters for handlers: parsed and bounded, or a clear JSON 400.
+
+Python's ``int()`` is generous: it takes ``'+5'``, ``' 5'``, ``'5_0'`` and any Unicode
+decimal digits (``'١٢'``). A query value is a protocol token, not prose, so an integer is
+plain ASCII digits and nothing else; anything else is refused rather than guessed at.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 
 from aiohttp import web
 
 from hub.http.errors import ApiError
 
+_ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
+_ASCII_DECIMAL = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?")
+
 
 def int_query(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
+    """The non-negative integer given as ``name`` (ASCII digits), within [low, high]."""
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_query", f"{name} must be an integer") from None
+    if not _ASCII_DIGITS.fullmatch(raw):
+        raise ApiError(
+            400, "invalid_query", f"{name} must be written with the digits 0-9 only, e.g. {name}=50"
+        )
+    value = int(raw)
     if not low <= value <= high:
         raise ApiError(400, "invalid_query", f"{name} must be between {low} and {high}")
     return value
@@ -27,10 +38,13 @@ def float_query(request: web.Request, name: str) -> float | None:
     raw = request.query.get(name)
     if raw is None:
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_query", f"{name} must be a number") from None
-    if not math.isfinite(value):
+    if not _ASCII_DECIMAL.fullmatch(raw):
+        raise ApiError(
+            400,
+            "invalid_query",
+            f"{name} must be a decimal number written with 0-9, '-' and '.', e.g. {name}=1.5",
+        )
+    value = float(raw)
+    if not math.isfinite(value):  # unreachable with 18 digits, kept as the contract
         raise ApiError(400, "invalid_query", f"{name} must be a finite number")
     return value

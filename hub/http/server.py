@@ -3,6 +3,15 @@
 Every handler is wrapped by ``_guard`` before aiohttp sees it: the route's declared auth
 scheme must accept the request first, and a route whose scheme nobody registered answers
 401. HEAD is added for every GET with the same guard, so HEAD can never bypass auth.
+
+Path parameters and query values are refused (400) when they hold a NUL or a lone
+surrogate before any handler or auth scheme sees them: PostgreSQL cannot store either in
+text, and a lookup by such an id would otherwise end as a 500.
+
+A connection that has not sent a complete request head ``header_timeout`` seconds after it
+opened (or after its previous answer) is closed: aiohttp's ``keepalive_timeout`` timer runs
+from the moment a connection is made and closes it if no whole request has arrived, so a
+client trickling one header byte at a time (slowloris) cannot hold a socket for long.
 """
 
 from __future__ import annotations
@@ -17,6 +26,8 @@ from aiohttp import web
 from hub.auth import AuthRequirement, Principal
 from hub.http.errors import ApiError
 from hub.http.forwarded import Network, forwarded_middleware
+from hub.http.hosts import HOST_POLICY_KEY, host_policy, origin_middleware
+from hub.http.json import bad_text
 from hub.http.middleware import add_security_headers, cors_middleware, error_middleware
 from hub.registrar import Handler, Registrations, Route
 
@@ -26,6 +37,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")
+HEADER_TIMEOUT_KEY: web.AppKey[float] = web.AppKey("header_timeout")
+DEFAULT_HEADER_TIMEOUT = 15.0
 
 
 def _guard(
@@ -42,15 +55,26 @@ def _guard(
                 "integration_unavailable",
                 f"integration {route.integration} is not running: {failure}",
             )
+        _refuse_bad_text(request)
         if not requirement.public:
-            request["principal"] = await _authenticate(request, requirement, registrations)
+            request["principal"] = await authenticate(request, requirement, registrations)
         return await handler(request)
 
     guarded.__doc__ = handler.__doc__
     return guarded
 
 
-async def _authenticate(
+def _refuse_bad_text(request: web.Request) -> None:
+    problem = bad_text(request.match_info.values())
+    if problem is not None:
+        raise ApiError(400, "invalid_path", f"a path parameter {problem}; remove it")
+    if request.query_string:
+        problem = bad_text([*request.query.keys(), *request.query.values()])
+        if problem is not None:
+            raise ApiError(400, "invalid_query", f"the query string {problem}; remove it")
+
+
+async def authenticate(
     request: web.Request, requirement: AuthRequirement, registrations: Registrations
 ) -> Principal:
     """The first option whose scheme accepts the request wins; otherwise the most
@@ -85,13 +109,23 @@ def build_app(
     trusted_proxies: Sequence[Network] = (),
 ) -> web.Application:
     # CORS outermost so refusals rendered by the error middleware carry its headers; the
-    # forwarded address inside it, so a malformed header gets a JSON 400. Without trusted
-    # proxies it has nothing to do, and stays off every request's path.
-    middlewares = [cors_middleware(cors_origins), error_middleware]
+    # origin/host checks and the forwarded address inside it, so their refusals are JSON.
+    # Without trusted proxies the forwarded middleware has nothing to do, and stays off
+    # every request's path.
+    http_config = (getattr(hub, "config", None) or {}).get("hub", {}).get("http", {})
+    policy = host_policy(hub.data)
+    policy.allow(http_config.get("allowed_hosts", ()))
+    middlewares = [
+        cors_middleware(cors_origins),
+        error_middleware,
+        origin_middleware(policy, cors_origins),
+    ]
     if trusted_proxies:
         middlewares.append(forwarded_middleware(trusted_proxies))
     app = web.Application(client_max_size=max_body_bytes, middlewares=middlewares)
     app[HUB_KEY] = hub
+    app[HOST_POLICY_KEY] = policy
+    app[HEADER_TIMEOUT_KEY] = float(http_config.get("header_timeout", DEFAULT_HEADER_TIMEOUT))
     app.on_response_prepare.append(add_security_headers)
     registrations = hub.registrations
     for route in sorted(registrations.routes.values(), key=lambda item: (item.path, item.method)):
@@ -121,7 +155,11 @@ class HttpServer:
 
     async def start(self) -> None:
         self._runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=2.0
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=2.0,
+            keepalive_timeout=self.app.get(HEADER_TIMEOUT_KEY, DEFAULT_HEADER_TIMEOUT),
         )
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)

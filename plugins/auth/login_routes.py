@@ -13,6 +13,7 @@ from aiohttp import web
 
 from hub.auth import PUBLIC, requires
 from hub.http.errors import ApiError
+from hub.http.hosts import require_allowed_host
 from hub.http.json import json_response, read_json
 from hub.registrar import Registrar
 
@@ -55,15 +56,22 @@ def _bad_credentials() -> ApiError:
 
 
 async def check_password(runtime: AuthRuntime, username: str, password: str) -> User | None:
-    """The user if ``password`` is theirs and they are active; equal cost otherwise."""
+    """The user if ``password`` is theirs and they are active.
+
+    Known or unknown, local or cloud-synced, active or not: the same hash work is done
+    (``Passwords.verify_login``), so the time taken does not tell usernames apart.
+    """
     record = await runtime.users.login_record(username)
-    if record is None or not (record.password_hash or record.station_password_hash):
-        await runtime.passwords.verify_unknown_user(password)
+    profile = await runtime.users.login_profile()
+    matched = await runtime.passwords.verify_login_async(
+        record.password_hash if record else None,
+        record.station_password_hash if record else None,
+        password,
+        profile,
+    )
+    if record is None or not matched or not record.user.active:
         return None
-    for stored in (record.password_hash, record.station_password_hash):
-        if stored and await runtime.passwords.verify_async(stored, password):
-            return record.user if record.user.active else None
-    return None
+    return record.user
 
 
 def begin_password_attempt(runtime: AuthRuntime, request: web.Request, username: str) -> str:
@@ -132,7 +140,9 @@ def register_login_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
         return json_response({"required": await runtime.users.count_users() == 0})
 
     async def onboard(request: web.Request) -> web.Response:
-        """Create the first owner; refused as soon as any user exists."""
+        """Create the first owner; refused as soon as any user exists, and from a host name
+        the hub does not answer to (a DNS-rebinding page must not claim a fresh hub)."""
+        require_allowed_host(request)
         body = await read_json(request, CREDENTIALS)
         async with runtime.onboarding_lock:
             with store_errors():

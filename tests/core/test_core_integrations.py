@@ -44,19 +44,33 @@ async def test_installed_but_undeclared_integration_is_not_set_up(hub_factory, f
 
 async def test_failing_setup_is_reported_and_the_rest_keep_running(hub_factory, fakes, hub_client):
     hub = await hub_factory(
-        {"echo": {}, "broken_setup": {}, "slow_setup": {}, "hub": {"setup_timeout": 0.3}},
+        {
+            "echo": {},
+            "broken_setup": {},
+            "slow_setup": {},
+            "static_auth": {"users": {"owner-token": "owner"}},
+            "hub": {"setup_timeout": 0.3},
+        },
         integrations=fakes,
     )
     client = await hub_client(hub)
     async with client.get("/api/health") as response:
         assert response.status == 200
-        health = await response.json()
-    assert health["status"] == "ok"
-    assert health["integrations"] == {
-        "broken_setup": "failed",
-        "echo": "running",
-        "slow_setup": "failed",
+        public = await response.json()
+    # Without credentials: up or not, and each integration's state; no error texts.
+    assert public == {
+        "status": hub.status(),
+        "integrations": {
+            "broken_setup": "failed",
+            "echo": "running",
+            "slow_setup": "failed",
+            "static_auth": "running",
+        },
     }
+    owner = {"Authorization": "Bearer owner-token"}
+    async with client.get("/api/health", headers=owner) as response:
+        health = await response.json()
+    assert health["integrations"] == public["integrations"]
     assert "the frobnicator is missing" in health["details"]["broken_setup"]["error"]
     assert "within 0.3 s" in health["details"]["slow_setup"]["error"]
     # The failed integration's route is withdrawn and answers 503, never its handler.
