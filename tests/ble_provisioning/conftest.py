@@ -29,7 +29,9 @@ hci_endpoint = ble_fixtures.hci_endpoint
 USER_TOKEN = "user-token"
 AGENT_TOKEN = "agent-secret"
 BROKER_URL = "mqtt://192.168.50.10:1883"
-WAIT = 5.0
+# An upper bound, not a pause: generous, because the bridge is a fresh Python process
+# and CI runs the suite on several interpreters at once on a two-core machine.
+WAIT = 20.0
 
 
 def sha256(text: str) -> str:
