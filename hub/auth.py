@@ -52,15 +52,29 @@ def any_of(*requirements: AuthRequirement) -> AuthRequirement:
     return AuthRequirement(first.scheme, first.roles, first.station_roles, tuple(requirements))
 
 
+# Close codes of a live socket (WebSocket API, provisioning feed) whose session ended;
+# 4000-4999 is the range RFC 6455 leaves to applications. The close reason says why.
+CLOSE_SESSION_EXPIRED = 4001  # the credential's expiry passed: authenticate again
+CLOSE_SESSION_REVOKED = 4003  # the right to the session ended (see SESSIONS_REVOKED)
+
+
 @dataclass(slots=True)
 class Principal:
-    """Who made a request: a user, a device, the station agent, a test caller."""
+    """Who made a request: a user, a device, the station agent, a test caller.
+
+    ``expires_at`` (epoch seconds) is when the scheme stops accepting the credential, so a
+    long-lived socket can end then; None means no set end. ``credential_id`` names one
+    individually revocable credential (an API token's id): a revocation event that names
+    it ends only the sockets opened with it.
+    """
 
     kind: str
     id: str
     name: str = ""
     role: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    expires_at: float | None = None
+    credential_id: str | None = None
 
 
 class AuthScheme(Protocol):

@@ -30,6 +30,11 @@ COMMAND_STATUS_CHANGED = "command_status_changed"
 DEVICE_REMOVED = "device_removed"
 DEVICE_UPDATED = "device_updated"
 HUB_STARTED = "hub_started"
+# A principal's right to its live sessions ended (an auth scheme fires it):
+# {"kind": principal kind, "id": principal id, "reason": short text,
+#  "credentialId": optional, only sockets opened with that credential}. Every socket
+# owner closes the matching sockets with hub.auth.CLOSE_SESSION_REVOKED.
+SESSIONS_REVOKED = "sessions_revoked"
 HUB_STOPPING = "hub_stopping"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from hub.events import SESSIONS_REVOKED
+
 from .config import AuthSettings
 from .models import User
 from .passwords import Passwords
@@ -32,7 +34,9 @@ class AuthRuntime:
             station_id=hub.station_id,
             station_name=hub.name,
             cache_ttl=settings.user_cache_ttl,
+            on_revoked=self._sessions_revoked,
         )
+        self._hub = hub
         self.sessions = SessionStore(
             engine,
             self.users,
@@ -52,6 +56,13 @@ class AuthRuntime:
         )
         # Onboarding creates the first owner exactly once, even under concurrent calls.
         self.onboarding_lock = asyncio.Lock()
+
+    def _sessions_revoked(self, user_id: str, reason: str, credential_id: str | None) -> None:
+        """The core's SESSIONS_REVOKED event: every live socket of the user closes."""
+        data = {"kind": "user", "id": user_id, "reason": reason}
+        if credential_id is not None:
+            data["credentialId"] = credential_id
+        self._hub.bus.fire(SESSIONS_REVOKED, data)
 
     async def start(self) -> None:
         await self.users.ensure_station()

@@ -101,27 +101,45 @@ class UserScheme:
         return principal
 
     async def authenticate_token(self, token: str) -> Principal:
+        # The WebSocket auth message hands over any JSON string; only token-shaped text
+        # may reach the digest and the database.
+        if not _is_token_text(token):
+            raise unauthorized(
+                f"the token must be 1-{MAX_TOKEN_CHARS} printable ASCII characters",
+                "invalid_token",
+            )
         if token.startswith(API_TOKEN_PREFIX):
-            if len(token) > MAX_TOKEN_CHARS:
+            found = await self._sessions.api_token_session(token)
+            if found is None:
                 raise unauthorized("unknown, expired or revoked API token", "invalid_token")
-            user = await self._sessions.user_for_api_token(token)
-            if user is None:
-                raise unauthorized("unknown, expired or revoked API token", "invalid_token")
-            via = "api_token"
-        else:
-            try:
-                claims = self._codec.verify(token)
-            except TokenError as error:
-                raise unauthorized(error.message, error.code) from None
-            user = await self._users.active_user(claims.user_id)
-            if user is None:
-                raise unauthorized(
-                    "the token's user does not exist or is deactivated", "invalid_token"
-                )
-            if claims.issued_at < user.tokens_valid_after:
-                raise unauthorized("this session has ended; sign in again", "invalid_token")
-            via = "jwt"
-        return Principal("user", user.id, name=user.username, role=user.role, extra={"via": via})
+            user, record = found
+            return Principal(
+                "user",
+                user.id,
+                name=user.username,
+                role=user.role,
+                extra={"via": "api_token"},
+                expires_at=record.expires_at,
+                credential_id=record.id,
+            )
+        try:
+            claims = self._codec.verify(token)
+        except TokenError as error:
+            raise unauthorized(error.message, error.code) from None
+        user = await self._users.active_user(claims.user_id)
+        if user is None:
+            raise unauthorized("the token's user does not exist or is deactivated", "invalid_token")
+        if claims.issued_at < user.tokens_valid_after:
+            raise unauthorized("this session has ended; sign in again", "invalid_token")
+        return Principal(
+            "user",
+            user.id,
+            name=user.username,
+            role=user.role,
+            extra={"via": "jwt"},
+            # The codec accepts the token until exp + leeway; a socket lives as long.
+            expires_at=claims.expires_at + self._codec.leeway,
+        )
 
 
 class DeviceScheme:

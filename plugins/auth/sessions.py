@@ -2,7 +2,9 @@
 
 Refresh tokens rotate: each use revokes the token presented and hands out a new one. A
 revoked token presented again means two parties hold it (one of them stole it), so every
-session of that user is revoked and both must sign in again.
+session of that user ends and both must sign in again: the user's refresh tokens are
+revoked, ``tokens_valid_after`` moves to now (so every access token issued so far is
+refused on its next use, the thief's included), and live sockets close.
 
 API tokens are for scripts: they never rotate, may expire, and are revoked explicitly.
 They authenticate like a JWT on the ``user`` scheme, as the user who created them.
@@ -25,6 +27,9 @@ from .store import UserStore
 from .tables import api_tokens, refresh_tokens, users
 from .tokens import TokenError, opaque_token, token_digest
 
+REASON_REFRESH_REUSED = "refresh token reused"
+REASON_API_TOKEN_REVOKED = "API token revoked"
+
 MAX_API_TOKENS_PER_USER = 100
 MAX_API_TOKEN_NAME_CHARS = 64
 
@@ -44,9 +49,7 @@ class SessionStore:
         self.refresh_ttl = refresh_ttl
         self.clock = clock
         # Cleared with the user caches, so deleting a user also drops its tokens here.
-        self._api_tokens: TtlCache[str, tuple[str, float | None]] = TtlCache(
-            users_store.caches, ttl=cache_ttl
-        )
+        self._api_tokens: TtlCache[str, ApiToken] = TtlCache(users_store.caches, ttl=cache_ttl)
 
     # ---- refresh tokens ------------------------------------------------------------------
 
@@ -95,6 +98,13 @@ class SessionStore:
                     )
                     .values(revoked_at=now)
                 )
+                # The access tokens of every session end too: without this, the ones
+                # both parties already hold would keep working until they expire.
+                await connection.execute(
+                    sa.update(users)
+                    .where(users.c.id == row.user_id)
+                    .values(tokens_valid_after=now, updated_at=now)
+                )
             else:
                 if row.expires_at <= now:
                     raise TokenError("the refresh token has expired", "token_expired")
@@ -111,6 +121,8 @@ class SessionStore:
                 if owner is None or not owner.active or row.created_at < owner.tokens_valid_after:
                     raise TokenError("the session has ended; sign in again")
         if reused:
+            self._users.caches.clear()
+            self._users.revoked(row.user_id, REASON_REFRESH_REUSED)
             raise TokenError("the refresh token was already used; every session was signed out")
         user = await self._users.active_user(row.user_id)
         if user is None:
@@ -195,12 +207,20 @@ class SessionStore:
                     )
                     .values(revoked_at=self.clock())
                 )
-                return result.rowcount > 0
         finally:
             self._users.caches.clear()
+        if result.rowcount > 0:
+            self._users.revoked(user_id, REASON_API_TOKEN_REVOKED, token_id)
+            return True
+        return False
 
     async def user_for_api_token(self, token: str) -> User | None:
         """The active user an unexpired, unrevoked API token belongs to."""
+        found = await self.api_token_session(token)
+        return found[0] if found is not None else None
+
+    async def api_token_session(self, token: str) -> tuple[User, ApiToken] | None:
+        """The active user and the record of an unexpired, unrevoked API token."""
         digest = token_digest(token)
         hit, entry = self._api_tokens.lookup(digest)
         if not hit:
@@ -208,18 +228,24 @@ class SessionStore:
             async with self._engine.connect() as connection:
                 row = (
                     await connection.execute(
-                        sa.select(api_tokens.c.user_id, api_tokens.c.expires_at).where(
+                        sa.select(
+                            api_tokens.c.id,
+                            api_tokens.c.user_id,
+                            api_tokens.c.name,
+                            api_tokens.c.created_at,
+                            api_tokens.c.expires_at,
+                        ).where(
                             api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None)
                         )
                     )
                 ).first()
             if row is None:
                 return None
-            entry = (row.user_id, row.expires_at)
+            entry = ApiToken(row.id, row.user_id, row.name, row.created_at, row.expires_at)
             self._api_tokens.put(digest, entry, generation)
         if entry is None:
             return None
-        user_id, expires_at = entry
-        if expires_at is not None and expires_at <= self.clock():
+        if entry.expires_at is not None and entry.expires_at <= self.clock():
             return None
-        return await self._users.active_user(user_id)
+        user = await self._users.active_user(entry.user_id)
+        return (user, entry) if user is not None else None

@@ -4,6 +4,12 @@ This is the auth integration's public Python API (docs/auth.md, "Python API"): t
 cloud link calls it to mirror the cloud's members, the CLI and the login routes call it
 for local users. Every write goes through ``_writing``, which clears the hot-path caches
 after the commit, so a user deleted or deactivated here is refused on the next request.
+
+A write that takes rights away (deletion, deactivation, a role or station-role change, a
+new password, the cloud removing a member) also reports the user to ``on_revoked`` once
+it has committed; the integration turns that into the core's ``SESSIONS_REVOKED`` event,
+which ends the user's live sockets at once. The cloud link's identity messages write
+through these same methods, so ``member_removed`` is covered without code of its own.
 """
 
 from __future__ import annotations
@@ -25,10 +31,22 @@ from .cache import CacheGroup, TtlCache
 from .const import ROLE_OWNER, ROLE_USER
 from .errors import ConflictError, InvalidValueError, NotFoundError, OnboardingClosedError
 from .models import CloudMember, LoginRecord, Member, Station, User
-from .passwords import Passwords
+from .passwords import LoginProfile, Passwords
 from .tables import station_members, stations, users
 
 _LOGGER = logging.getLogger(__name__)
+
+# Called after a commit with (user id, reason, credential id or None) for every user
+# whose current sessions must end.
+RevocationListener = Callable[[str, str, str | None], None]
+Revocations = list[tuple[str, str]]
+
+REASON_DEACTIVATED = "user deactivated"
+REASON_DELETED = "user deleted"
+REASON_ROLE = "role changed"
+REASON_STATION_ROLE = "station role changed"
+REASON_PASSWORD = "password changed"
+REASON_CLOUD_REMOVED = "member removed by the cloud"
 
 
 class UserStore:
@@ -47,8 +65,10 @@ class UserStore:
         station_name: str,
         cache_ttl: float = 30.0,
         clock: Callable[[], float] = time.time,
+        on_revoked: RevocationListener | None = None,
     ) -> None:
         self._engine = engine
+        self.on_revoked = on_revoked
         self.passwords = passwords
         self.station_id = station_id
         self.station_name = station_name
@@ -58,6 +78,7 @@ class UserStore:
         self._station_roles: TtlCache[tuple[str, str], str | None] = TtlCache(
             self.caches, ttl=cache_ttl
         )
+        self._login_profile: TtlCache[str, LoginProfile] = TtlCache(self.caches, ttl=cache_ttl)
         # Serialises local changes that could remove the last owner: two admins demoting
         # the two remaining owners at once must not both pass the check.
         self._owner_changes = asyncio.Lock()
@@ -66,12 +87,26 @@ class UserStore:
     def engine(self) -> AsyncEngine:
         return self._engine
 
+    def revoked(self, user_id: str, reason: str, credential_id: str | None = None) -> None:
+        """Tell the listener that ``user_id``'s sessions (or one credential's) ended."""
+        if self.on_revoked is None:
+            return
+        try:
+            self.on_revoked(user_id, reason, credential_id)
+        except Exception:  # a listener's failure must not turn a committed write into a 500
+            _LOGGER.exception("Session revocation listener failed for user %s", user_id)
+
     @contextlib.asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction; the caches are cleared after it commits (or fails)."""
+    async def _writing(
+        self, revocations: Revocations | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        """One transaction; the caches are cleared after it commits (or fails), and the
+        users the transaction appended to ``revocations`` are reported once it committed."""
         try:
             async with self._engine.begin() as connection:
                 yield connection
+            for user_id, reason in dict.fromkeys(revocations or ()):
+                self.revoked(user_id, reason)
         except sa.exc.IntegrityError as error:
             # Reached only by a race the checks before the write could not see.
             _LOGGER.debug("Auth store write refused by the database: %s", error.orig)
@@ -98,8 +133,9 @@ class UserStore:
             return await queries.user_where(connection, users.c.id == user_id)
 
     async def get_user_by_username(self, username: str) -> User | None:
+        """The user whose name is ``username`` ignoring case."""
         async with self._engine.connect() as connection:
-            return await queries.user_where(connection, users.c.username == username)
+            return await queries.user_where(connection, queries.by_username(username))
 
     async def get_user_by_cloud_id(self, cloud_user_id: str) -> User | None:
         async with self._engine.connect() as connection:
@@ -109,11 +145,27 @@ class UserStore:
         """The user and its password hashes, for the login route only."""
         async with self._engine.connect() as connection:
             row = (
-                await connection.execute(sa.select(users).where(users.c.username == username))
+                await connection.execute(sa.select(users).where(queries.by_username(username)))
             ).first()
         if row is None:
             return None
         return LoginRecord(queries.user_from_row(row), row.password_hash, row.station_password_hash)
+
+    async def login_profile(self) -> LoginProfile:
+        """The costliest station hashes stored, which every login spends as much as."""
+        hit, profile = self._login_profile.lookup("profile")
+        if hit and profile is not None:
+            return profile
+        generation = self.caches.generation
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(users.c.station_password_hash).where(
+                    users.c.station_password_hash.is_not(None)
+                )
+            )
+            profile = LoginProfile.of(row[0] for row in rows)
+        self._login_profile.put("profile", profile, generation)
+        return profile
 
     # ---- the hot path (cached) -------------------------------------------------------
 
@@ -170,6 +222,7 @@ class UserStore:
                 sa.insert(users).values(
                     id=user_id,
                     username=username,
+                    username_key=validation.username_key(username),
                     role=role,
                     password_hash=password_hash,
                     station_password_hash=None,
@@ -196,18 +249,19 @@ class UserStore:
 
         Refused (ConflictError) when it would leave no active owner.
         """
-        async with self._owner_changes, self._writing() as connection:
+        revocations: Revocations = []
+        async with self._owner_changes, self._writing(revocations) as connection:
             current = await queries.require_user(connection, user_id)
             demoted = role is not None and role != ROLE_OWNER
             if current.role == ROLE_OWNER and current.active and (demoted or active is False):
                 await queries.ensure_another_active_owner(connection, user_id)
-            return await self._update_in(connection, current, username, role, active)
+            return await self._update_in(connection, current, username, role, active, revocations)
 
     async def set_password(self, user_id: str, password: str) -> None:
         """Set the local password; every session issued before now stops working."""
         password_hash = await self.passwords.hash_async(validation.password(password))
         now = self.clock()
-        async with self._writing() as connection:
+        async with self._writing([(user_id, REASON_PASSWORD)]) as connection:
             await queries.require_user(connection, user_id)
             await connection.execute(
                 sa.update(users)
@@ -220,11 +274,15 @@ class UserStore:
 
         Refused (ConflictError) for the last active owner.
         """
-        async with self._owner_changes, self._writing() as connection:
+        revocations: Revocations = []
+        async with self._owner_changes, self._writing(revocations) as connection:
             current = await queries.user_where(connection, users.c.id == user_id)
             if current is not None and current.role == ROLE_OWNER and current.active:
                 await queries.ensure_another_active_owner(connection, user_id)
-            return await queries.delete_users(connection, [user_id]) > 0
+            deleted = await queries.delete_users(connection, [user_id]) > 0
+            if deleted:
+                revocations.append((user_id, REASON_DELETED))
+            return deleted
 
     # ---- users mirrored from the cloud ---------------------------------------------------
 
@@ -253,8 +311,9 @@ class UserStore:
                 active=active,
             )
         )
-        async with self._writing() as connection:
-            return await self._upsert_cloud_in(connection, member)
+        revocations: Revocations = []
+        async with self._writing(revocations) as connection:
+            return await self._upsert_cloud_in(connection, member, revocations)
 
     async def update_cloud_user(
         self,
@@ -265,17 +324,22 @@ class UserStore:
         active: bool | None = None,
     ) -> User | None:
         """Change the user linked to ``cloud_user_id``; None when no user is linked."""
-        async with self._writing() as connection:
+        revocations: Revocations = []
+        async with self._writing(revocations) as connection:
             current = await queries.user_where(connection, users.c.cloud_user_id == cloud_user_id)
             if current is None:
                 return None
-            return await self._update_in(connection, current, username, role, active)
+            return await self._update_in(connection, current, username, role, active, revocations)
 
     async def delete_cloud_user(self, cloud_user_id: str) -> bool:
-        async with self._writing() as connection:
+        """``member_removed``: the user, its memberships and tokens go; its live sockets
+        close at once."""
+        revocations: Revocations = []
+        async with self._writing(revocations) as connection:
             current = await queries.user_where(connection, users.c.cloud_user_id == cloud_user_id)
             if current is None:
                 return False
+            revocations.append((current.id, REASON_CLOUD_REMOVED))
             return await queries.delete_users(connection, [current.id]) > 0
 
     async def set_station_password_hash(
@@ -286,11 +350,13 @@ class UserStore:
         if password_hash is not None:
             password_hash = validation.password_hash(password_hash)
         now = self.clock()
-        async with self._writing() as connection:
+        revocations: Revocations = []
+        async with self._writing(revocations) as connection:
             current = await queries.user_where(connection, users.c.cloud_user_id == cloud_user_id)
             if current is None:
                 return False
             if password_hash != await queries.station_hash_of(connection, current.id):
+                revocations.append((current.id, REASON_PASSWORD))
                 await connection.execute(
                     sa.update(users)
                     .where(users.c.id == current.id)
@@ -324,7 +390,8 @@ class UserStore:
         if station_name is not None:
             station_name = validation.station_name(station_name)
         now = self.clock()
-        async with self._writing() as connection:
+        revocations: Revocations = []
+        async with self._writing(revocations) as connection:
             await self._ensure_station_in(connection, self.station_id, now)
             if station_name is not None:
                 await connection.execute(
@@ -338,12 +405,14 @@ class UserStore:
                         users.c.cloud_user_id.is_not(None), users.c.cloud_user_id.not_in(ids)
                     )
                 )
-                await queries.delete_users(connection, [row.id for row in stale])
+                stale_ids = [row.id for row in stale]
+                await queries.delete_users(connection, stale_ids)
+                revocations.extend((user_id, REASON_CLOUD_REMOVED) for user_id in stale_ids)
             synced = []
             for member in checked:
-                user = await self._upsert_cloud_in(connection, member)
-                await queries.set_member(
-                    connection, self.station_id, user.id, member.station_role, now
+                user = await self._upsert_cloud_in(connection, member, revocations)
+                await self._set_member_in(
+                    connection, self.station_id, user.id, member.station_role, now, revocations
                 )
                 synced.append(user)
             if owner_cloud_user_id is not None:
@@ -352,6 +421,7 @@ class UserStore:
                 )
                 if owner is None:
                     raise NotFoundError(f"no user is linked to cloud user {owner_cloud_user_id!r}")
+                await self._owner_leaves(connection, self.station_id, owner.id, revocations)
                 await connection.execute(
                     sa.update(stations)
                     .where(stations.c.id == self.station_id)
@@ -393,10 +463,12 @@ class UserStore:
         """Make ``user_id`` the station's owner (None: no owner)."""
         station_id = station_id or self.station_id
         now = self.clock()
-        async with self._writing() as connection:
+        revocations: Revocations = []
+        async with self._writing(revocations) as connection:
             if user_id is not None:
                 await queries.require_user(connection, user_id)
             await self._ensure_station_in(connection, station_id, now)
+            await self._owner_leaves(connection, station_id, user_id, revocations)
             await connection.execute(
                 sa.update(stations)
                 .where(stations.c.id == station_id)
@@ -409,21 +481,25 @@ class UserStore:
         role = validation.station_role(role)
         station_id = station_id or self.station_id
         now = self.clock()
-        async with self._writing() as connection:
+        revocations: Revocations = []
+        async with self._writing(revocations) as connection:
             await queries.require_user(connection, user_id)
             await self._ensure_station_in(connection, station_id, now)
-            await queries.set_member(connection, station_id, user_id, role, now)
+            await self._set_member_in(connection, station_id, user_id, role, now, revocations)
         return Member(station_id, user_id, role)
 
     async def remove_member(self, user_id: str, station_id: str | None = None) -> bool:
         station_id = station_id or self.station_id
-        async with self._writing() as connection:
+        revocations: Revocations = []
+        async with self._writing(revocations) as connection:
             result = await connection.execute(
                 sa.delete(station_members).where(
                     station_members.c.station_id == station_id,
                     station_members.c.user_id == user_id,
                 )
             )
+            if result.rowcount > 0:
+                revocations.append((user_id, REASON_STATION_ROLE))
             return result.rowcount > 0
 
     async def list_members(self, station_id: str | None = None) -> list[Member]:
@@ -437,6 +513,38 @@ class UserStore:
             return [Member(row.station_id, row.user_id, row.role) for row in rows]
 
     # ---- shared steps ------------------------------------------------------------------
+
+    async def _set_member_in(
+        self,
+        connection: AsyncConnection,
+        station_id: str,
+        user_id: str,
+        role: str,
+        now: float,
+        revocations: Revocations,
+    ) -> None:
+        """Set a station role; a member whose existing role changes loses its sessions."""
+        previous = await connection.execute(
+            sa.select(station_members.c.role).where(
+                station_members.c.station_id == station_id, station_members.c.user_id == user_id
+            )
+        )
+        old_role = previous.scalar_one_or_none()
+        await queries.set_member(connection, station_id, user_id, role, now)
+        if old_role is not None and old_role != role:
+            revocations.append((user_id, REASON_STATION_ROLE))
+
+    async def _owner_leaves(
+        self,
+        connection: AsyncConnection,
+        station_id: str,
+        new_owner: str | None,
+        revocations: Revocations,
+    ) -> None:
+        """The station's current owner, when replaced, loses the sessions it had as owner."""
+        station = await queries.get_station(connection, station_id)
+        if station is not None and station.owner_user_id not in (None, new_owner):
+            revocations.append((station.owner_user_id, REASON_STATION_ROLE))
 
     async def _ensure_station_in(
         self, connection: AsyncConnection, station_id: str, now: float, name: str | None = None
@@ -469,27 +577,34 @@ class UserStore:
         username: str | None,
         role: str | None,
         active: bool | None,
+        revocations: Revocations,
     ) -> User:
         now = self.clock()
         values: dict[str, Any] = {"updated_at": now}
         if username is not None and username != current.username:
             values["username"] = validation.username(username)
-            await queries.ensure_username_free(connection, username)
+            values["username_key"] = validation.username_key(username)
+            await queries.ensure_username_free(connection, username, except_user_id=current.id)
         if role is not None:
             values["role"] = validation.role(role)
+            if role != current.role:
+                revocations.append((current.id, REASON_ROLE))
         if active is not None:
             values["active"] = bool(active)
             if current.active and not active:
                 values["tokens_valid_after"] = now
+                revocations.append((current.id, REASON_DEACTIVATED))
         await connection.execute(sa.update(users).where(users.c.id == current.id).values(values))
         return await queries.require_user(connection, current.id)
 
-    async def _upsert_cloud_in(self, connection: AsyncConnection, member: CloudMember) -> User:
+    async def _upsert_cloud_in(
+        self, connection: AsyncConnection, member: CloudMember, revocations: Revocations
+    ) -> User:
         now = self.clock()
         current = await queries.user_where(
             connection, users.c.cloud_user_id == member.cloud_user_id
         )
-        holder = await queries.user_where(connection, users.c.username == member.username)
+        holder = await queries.user_where(connection, queries.by_username(member.username))
         if holder is not None and (current is None or holder.id != current.id):
             kind = "a local account" if holder.cloud_user_id is None else "another cloud user"
             raise ConflictError(f"username {member.username!r} is already used by {kind}")
@@ -499,6 +614,7 @@ class UserStore:
                 sa.insert(users).values(
                     id=user_id,
                     username=member.username,
+                    username_key=validation.username_key(member.username),
                     role=member.role,
                     password_hash=None,
                     station_password_hash=member.station_password_hash or None,
@@ -512,6 +628,7 @@ class UserStore:
             return await queries.require_user(connection, user_id)
         values: dict[str, Any] = {
             "username": member.username,
+            "username_key": validation.username_key(member.username),
             "role": member.role,
             "active": member.active,
             "cloud_user_id": member.cloud_user_id,
@@ -524,7 +641,11 @@ class UserStore:
                 # that repeats the same hash must not sign everyone out.
                 values["station_password_hash"] = new_hash
                 values["tokens_valid_after"] = now
+                revocations.append((current.id, REASON_PASSWORD))
         if current.active and not member.active:
             values["tokens_valid_after"] = now
+            revocations.append((current.id, REASON_DEACTIVATED))
+        if member.role != current.role:
+            revocations.append((current.id, REASON_ROLE))
         await connection.execute(sa.update(users).where(users.c.id == current.id).values(values))
         return await queries.require_user(connection, current.id)

@@ -65,9 +65,23 @@ async def station_hash_of(connection: AsyncConnection, user_id: str) -> str | No
     return result.scalar_one_or_none()
 
 
-async def ensure_username_free(connection: AsyncConnection, username: str) -> None:
-    if await user_where(connection, users.c.username == username) is not None:
-        raise ConflictError(f"username {username!r} is already taken")
+def by_username(username: str) -> Any:
+    """The condition matching ``username`` ignoring case (see validation.username_key)."""
+    return users.c.username_key == validation.username_key(username)
+
+
+async def ensure_username_free(
+    connection: AsyncConnection, username: str, except_user_id: str | None = None
+) -> None:
+    """Refuse a name another user holds, ignoring case: "Olivia" is "olivia"."""
+    holder = await user_where(connection, by_username(username))
+    if holder is not None and holder.id != except_user_id:
+        if holder.username == username:
+            raise ConflictError(f"username {username!r} is already taken")
+        raise ConflictError(
+            f"username {username!r} is already taken (as {holder.username!r}; "
+            "names are compared ignoring case)"
+        )
 
 
 async def get_station(connection: AsyncConnection, station_id: str) -> Station | None:

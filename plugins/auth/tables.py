@@ -11,6 +11,8 @@ users = sa.Table(
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("username", sa.String(128), nullable=False, unique=True),
+    # validation.username_key(username): names are unique ignoring case (auth_0002).
+    sa.Column("username_key", sa.String(512)),
     sa.Column("role", sa.String(16), nullable=False),
     # Local password (argon2id), set through the CLI, onboarding or the store.
     sa.Column("password_hash", sa.Text),
@@ -22,6 +24,7 @@ users = sa.Table(
     sa.Column("tokens_valid_after", sa.Float, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ux_users_username_key", "username_key", unique=True),
 )
 
 stations = sa.Table(

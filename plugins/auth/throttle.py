@@ -1,10 +1,18 @@
-"""Failed-login throttling per client address and per username.
+"""Failed-login throttling per client address, and per username *from that address*.
 
 Each key keeps the times of its recent failures (a sliding window). A key with as many
 failures as its limit inside the window is refused until the oldest one ages out. An
 attempt counts as a failure from the moment it starts, so a burst of parallel guesses
 cannot all slip through while the first ones are still being verified; a success then
 takes its provisional failure back.
+
+The username budget is kept per (username, client address), never per username alone:
+a username budget shared by every address would let anyone on the LAN keep the owner
+locked out for good by failing five times every window. This way a guesser locks only
+themselves out, and the per-address budget bounds how fast one address may guess across
+all names (as Home Assistant's ``ip_ban`` bounds one address). Guessing from many
+addresses at once is bounded by the number of addresses the attacker holds (an IPv6
+host counts as its /64), and then by the password's strength and the hash's cost.
 
 Memory is bounded: the least recently failed keys are dropped beyond ``max_keys``.
 """
@@ -16,6 +24,8 @@ import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+
+from .validation import username_key
 
 
 def address_key(remote: str | None) -> str:
@@ -94,7 +104,7 @@ class LoginThrottle:
         """Seconds to wait if this attempt is refused; else None, and the attempt counts
         as a failure until ``succeeded`` takes it back."""
         now = self.clock()
-        user_key = username.casefold()
+        user_key = _user_key(address, username)
         wait = max(self._addresses.wait(address, now), self._users.wait(user_key, now))
         if wait > 0:
             return max(1, math.ceil(wait))
@@ -104,4 +114,9 @@ class LoginThrottle:
 
     def succeeded(self, address: str, username: str) -> None:
         self._addresses.take_back(address)
-        self._users.forget(username.casefold())
+        self._users.forget(_user_key(address, username))
+
+
+def _user_key(address: str, username: str) -> str:
+    # Folded like stored usernames, so "Olivia" and "olivia" share one budget.
+    return f"{address} {username_key(username)}"

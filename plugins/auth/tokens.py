@@ -57,6 +57,16 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def _is_clean_text(value: str) -> bool:
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -133,6 +143,12 @@ class JwtCodec:
         issued_at, expires_at = payload["iat"], payload["exp"]
         if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_ID_CHARS:
             raise TokenError("claim 'userId' must be a non-empty string")
+        if not _is_clean_text(user_id):
+            # A signed token is still input: the JSON inside may spell a lone surrogate
+            # (which no database can store) or a NUL (which PostgreSQL refuses).
+            raise TokenError(
+                "claim 'userId' must be valid Unicode text without NUL or lone surrogates"
+            )
         if not isinstance(role, str) or role not in ROLES:
             raise TokenError(f"claim 'role' must be one of {', '.join(ROLES)}")
         not_before = payload.get("nbf", issued_at)

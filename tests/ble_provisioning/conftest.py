@@ -26,7 +26,10 @@ ble_central = ble_fixtures.ble_central
 ble_transport = ble_fixtures.ble_transport
 hci_endpoint = ble_fixtures.hci_endpoint
 
+# Provisioning is an owner/admin act, so the token most tests use is an owner's;
+# MEMBER_TOKEN is a plain user, who may watch the scan but not provision.
 USER_TOKEN = "user-token"
+MEMBER_TOKEN = "member-token"
 AGENT_TOKEN = "agent-secret"
 BROKER_URL = "mqtt://192.168.50.10:1883"
 # An upper bound, not a pause: generous, because the bridge is a fresh Python process
@@ -41,7 +44,10 @@ def sha256(text: str) -> str:
 def hub_config(spec: str, **ble: Any) -> dict[str, Any]:
     return {
         "hub": {"station_id": "station-7"},
-        "static_auth": {"users": {USER_TOKEN: "user"}, "agent_token": AGENT_TOKEN},
+        "static_auth": {
+            "users": {USER_TOKEN: "owner", MEMBER_TOKEN: "user"},
+            "agent_token": AGENT_TOKEN,
+        },
         "ble_provisioning": {
             "hci": spec,
             "broker_url": BROKER_URL,

@@ -21,7 +21,7 @@ async def test_without_a_dbus_system_bus_bluez_is_reported_unavailable(
     hub = await start_hub(
         {
             "hub": {"station_id": "station-7"},
-            "static_auth": {"users": {USER_TOKEN: "user"}},
+            "static_auth": {"users": {USER_TOKEN: "owner"}},
             "ble_provisioning": {},
         }
     )
