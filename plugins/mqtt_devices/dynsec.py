@@ -59,6 +59,22 @@ class DynsecAdmin:
         """
         if not commands:
             return []
+        answers = await self._run(commands, may_be_kicked=False)
+        assert answers is not None
+        return answers
+
+    async def run_kicking_myself(self, commands: list[dict[str, Any]]) -> None:
+        """Send commands that change the admin account itself, without waiting for answers.
+
+        The plugin disconnects every client of an account whose roles change, this very
+        connection included, and Mosquitto 2.0 then loses the answer; check the outcome
+        with ``run`` on a new connection.
+        """
+        await self._run(commands, may_be_kicked=True)
+
+    async def _run(
+        self, commands: list[dict[str, Any]], *, may_be_kicked: bool
+    ) -> list[dict[str, Any]] | None:
         marker = os.urandom(8).hex()
         batch = [
             {**command, "correlationData": f"{marker}-{index}"}
@@ -67,6 +83,9 @@ class DynsecAdmin:
         async with self._lock:
             try:
                 async with asyncio.timeout(self.timeout):
+                    if may_be_kicked:
+                        await self._send_only(batch, marker)
+                        return None
                     return await self._exchange(batch, marker)
             except TimeoutError:
                 raise DynsecUnavailable(
@@ -80,8 +99,8 @@ class DynsecAdmin:
                     f"dynamic security commands: {error}"
                 ) from error
 
-    async def _exchange(self, batch: list[dict[str, Any]], marker: str) -> list[dict[str, Any]]:
-        async with aiomqtt.Client(
+    def _client(self, marker: str) -> aiomqtt.Client:
+        return aiomqtt.Client(
             self.address.host,
             self.address.port,
             username=self.address.username,
@@ -89,7 +108,22 @@ class DynsecAdmin:
             identifier=f"{self._prefix}-{marker}",
             tls_context=self._tls_context,
             clean_session=True,
-        ) as client:
+        )
+
+    async def _send_only(self, batch: list[dict[str, Any]], marker: str) -> None:
+        # QoS 0: its PUBACK would be lost with the kick. TCP keeps the order, so the broker
+        # reads the batch before this client's DISCONNECT.
+        sent = False
+        try:
+            async with self._client(marker) as client:
+                await client.publish(CONTROL_TOPIC, orjson.dumps({"commands": batch}), qos=0)
+                sent = True
+        except aiomqtt.MqttError:
+            if not sent:
+                raise
+
+    async def _exchange(self, batch: list[dict[str, Any]], marker: str) -> list[dict[str, Any]]:
+        async with self._client(marker) as client:
             granted = await client.subscribe(RESPONSE_TOPIC, qos=1)
             code = getattr(granted[0], "value", granted[0]) if granted else 0x80
             if isinstance(code, int) and code >= 0x80:

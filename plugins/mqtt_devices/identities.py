@@ -56,6 +56,12 @@ class DeviceCredentials:
         return f"DeviceCredentials(username={self.username!r}, password=<hidden>)"
 
 
+def _roles(answer: dict[str, Any]) -> set[str]:
+    """The role names in a ``getClient`` answer (empty when the client does not exist)."""
+    client = (answer.get("data") or {}).get("client") or {}
+    return {str(item.get("rolename")) for item in client.get("roles") or []}
+
+
 def _acl(acltype: str, topic: str, allow: bool = True, priority: int = 0) -> dict[str, Any]:
     return {"acltype": acltype, "topic": topic, "allow": allow, "priority": priority}
 
@@ -93,14 +99,23 @@ class DeviceIdentities:
 
     # ---- start-up ----------------------------------------------------------------------
 
-    async def setup(self) -> None:
-        """Give the hub its publish rights; create, grant or withdraw the legacy role."""
+    async def setup(self) -> bool:
+        """Give the hub its publish rights; create, grant or withdraw the legacy role.
+
+        Mosquitto disconnects every client of an account whose roles change. So a role is
+        added only when it is missing: the hub's own connection is dropped once, on its
+        first start with dynsec (it reconnects at once), and never again. Returns True when
+        that happened now.
+        """
         if not self.hub_username:
             raise DynsecError(
                 "device_identities: dynsec needs the hub's own MQTT account "
                 "(mqtt_devices.username/password, one with the dynsec admin role)"
             )
+        if self.legacy_account == self.hub_username:
+            raise DynsecError("mqtt_devices.legacy_device_account must not be the hub's account")
         station = f"station/{self._station}/#"
+        any_device = f"station/{self._station}/device/+"
         commands: list[dict[str, Any]] = [
             {
                 "command": "createRole",
@@ -112,16 +127,10 @@ class DeviceIdentities:
                     _acl("subscribePattern", "station/#"),
                 ],
             },
-            {"command": "addClientRole", "username": self.hub_username, "rolename": self.hub_role},
+            {"command": "getClient", "username": self.hub_username},
         ]
-        tolerated = ["Role already exists", "Client is already in this role"]
         if self.legacy_account:
-            if self.legacy_account == self.hub_username:
-                raise DynsecError(
-                    "mqtt_devices.legacy_device_account must not be the hub's own account"
-                )
-            any_device = f"station/{self._station}/device/+"
-            commands.append(
+            commands += [
                 {
                     "command": "createRole",
                     "rolename": self.legacy_role,
@@ -140,31 +149,66 @@ class DeviceIdentities:
                             for leaf in DEVICE_READS
                         ),
                     ],
-                }
+                },
+                {"command": "getClient", "username": self.legacy_account},
+            ]
+        else:
+            commands.append({"command": "getRole", "rolename": self.legacy_role})
+        answers = await self._admin.run(commands)
+        for command, answer in zip(commands, answers, strict=True):
+            error = failed(answer, "Role already exists")
+            if command["command"] == "createRole" and error is not None:
+                raise DynsecError(f"createRole {command['rolename']}: {error}")
+        kicked = self.hub_role not in _roles(answers[1])
+        if kicked:
+            await self._admin.run_kicking_myself(
+                [
+                    {
+                        "command": "addClientRole",
+                        "username": self.hub_username,
+                        "rolename": self.hub_role,
+                    }
+                ]
             )
-            commands.append(
+            (check,) = await self._admin.run(
+                [{"command": "getClient", "username": self.hub_username}]
+            )
+            if self.hub_role not in _roles(check):
+                raise DynsecError(
+                    f"could not give {self.hub_username!r} the role {self.hub_role}: "
+                    f"{check.get('error') or 'the broker did not keep it'}"
+                )
+        if self.legacy_account:
+            await self._grant_legacy(answers[3])
+        elif "error" not in answers[2]:
+            # Not configured (any more): whoever had the legacy rights loses them now.
+            (answer,) = await self._admin.run(
+                [{"command": "deleteRole", "rolename": self.legacy_role}]
+            )
+            if (error := failed(answer, "Role not found")) is not None:
+                raise DynsecError(f"deleteRole {self.legacy_role}: {error}")
+        return kicked
+
+    async def _grant_legacy(self, client: dict[str, Any]) -> None:
+        if client.get("error"):
+            raise DynsecError(
+                f"legacy_device_account {self.legacy_account!r}: {client['error']}; create it "
+                f"once with 'mosquitto_ctrl ... dynsec createClient {self.legacy_account}' and "
+                "the password the devices use today"
+            )
+        if self.legacy_role in _roles(client):
+            return
+        (answer,) = await self._admin.run(
+            [
                 {
                     "command": "addClientRole",
                     "username": self.legacy_account,
                     "rolename": self.legacy_role,
                 }
-            )
-        else:
-            # Not configured (any more): whoever had the legacy rights loses them now.
-            commands.append({"command": "deleteRole", "rolename": self.legacy_role})
-            tolerated.append("Role not found")
-        answers = await self._admin.run(commands)
-        for command, answer in zip(commands, answers, strict=True):
-            error = failed(answer, *tolerated)
-            if error is None:
-                continue
-            if command["command"] == "addClientRole" and command["username"] == self.legacy_account:
-                raise DynsecError(
-                    f"legacy_device_account {self.legacy_account!r}: {error}; create it once with "
-                    f"'mosquitto_ctrl ... dynsec createClient {self.legacy_account}' using the "
-                    "password the devices use today"
-                )
-            raise DynsecError(f"{command['command']} {command.get('rolename', '')}: {error}")
+            ]
+        )
+        if (error := failed(answer)) is not None:
+            raise DynsecError(f"addClientRole {self.legacy_account}: {error}")
 
     # ---- devices -----------------------------------------------------------------------
 
@@ -217,18 +261,19 @@ class DeviceIdentities:
                 f"the broker already has an account {external_id!r} that Station Hub did not "
                 "create for this station; choose another device id or remove that account"
             )
-        answers = await self._admin.run(
-            [
-                {"command": "setClientPassword", "username": external_id, "password": password},
-                {"command": "setClientId", "username": external_id, "clientid": external_id},
-            ]
+        # Disconnects whoever is logged in with the old password.
+        (answer,) = await self._admin.run(
+            [{"command": "setClientPassword", "username": external_id, "password": password}]
         )
-        for answer in answers:
-            if (error := failed(answer)) is not None:
-                raise DynsecError(f"{answer.get('command')} {external_id}: {error}")
+        if (error := failed(answer)) is not None:
+            raise DynsecError(f"setClientPassword {external_id}: {error}")
 
     async def _exclude_from_legacy(self, external_id: str) -> None:
-        """The shared account may no longer act as, or listen for, this device."""
+        """The shared account may no longer act as, or listen for, this device.
+
+        Changing the legacy role makes Mosquitto disconnect the devices still on it; they
+        reconnect with the new rules (provisioning is rare, so this is too).
+        """
         mine = self._topic(external_id, "#")
         commands = [
             {
@@ -262,5 +307,4 @@ class DeviceIdentities:
 
     async def _owned(self, external_id: str, role: str) -> bool:
         (answer,) = await self._admin.run([{"command": "getClient", "username": external_id}])
-        client = (answer.get("data") or {}).get("client") or {}
-        return role in {item.get("rolename") for item in client.get("roles") or []}
+        return role in _roles(answer)

@@ -22,7 +22,7 @@ from hub.registrar import TopicSubscription
 
 from .config import AUTO, EMBEDDED, BrokerAddress, MqttSettings
 from .connection import MqttConnection, tls_context
-from .const import DOMAIN, HUB_ONLINE, IDENTITIES_DYNSEC, TRANSPORT
+from .const import DOMAIN, IDENTITIES_DYNSEC, TRANSPORT
 from .drops import DropCounter, printable
 from .dynsec import DynsecAdmin, DynsecError
 from .embedded_broker import EmbeddedBroker
@@ -204,18 +204,23 @@ class MqttDevicesRuntime:
         assert self.identities is not None
         if self.identities_ready.is_set():
             return self.identities
+        connects = self.connection.connects if self.connection else 0
         try:
-            await self.identities.setup()
+            kicked = await self.identities.setup()
         except DynsecError as error:
             self.identity_state = "unavailable"
             self.identity_error = str(error)
             raise
+        if kicked and self.connection is not None:
+            # The broker dropped the hub's session to apply its new role: ready means
+            # the session that has the role is up (it also says "online" again).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.connection.wait_for_session(connects + 1), FIRST_CONNECT_WAIT
+                )
         self.identity_state = "ready"
         self.identity_error = None
         self.identities_ready.set()
-        # The hub may have said "online" before its role allowed it to publish.
-        if self.connection is not None and self.connection.connected.is_set():
-            self.send_status(self.connection.status_topic)
         return self.identities
 
     async def issue_identity(self, external_id: str) -> DeviceCredentials | None:
@@ -268,10 +273,6 @@ class MqttDevicesRuntime:
     def _clear_retained(self, topic: str) -> None:
         """Remove a device's retained message from the broker (an empty retained publish)."""
         self._start_publish(topic, b"", retain=True)
-
-    def send_status(self, topic: str) -> None:
-        """Say ``online`` again (retained): the hub's role may have arrived after its first."""
-        self._start_publish(topic, HUB_ONLINE, retain=True)
 
     def _topic_added(self, subscription: TopicSubscription) -> None:
         """A topic registered after start: route it now, subscribe in the background."""

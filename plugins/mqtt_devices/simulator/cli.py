@@ -14,6 +14,7 @@ import voluptuous as vol
 
 from ..config import BrokerAddress, parse_broker_url
 from ..const import EXTERNAL_ID
+from ..dynsec import DynsecError
 from .fleet import Fleet, FleetOptions
 
 REPORT_EVERY = 5.0
@@ -60,6 +61,15 @@ def add_simulate_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed (repeatable runs)")
     parser.add_argument("--username", default=None)
     parser.add_argument("--password", default=None)
+    parser.add_argument(
+        "--identities",
+        action="store_true",
+        help=(
+            "give each device its own broker account (Mosquitto's dynamic security plugin), "
+            "as BLE provisioning does; --username/--password must then be an account with "
+            "the dynsec admin role, e.g. the hub's. Each device connects alone, as itself"
+        ),
+    )
     parser.set_defaults(func=simulate_command)
 
 
@@ -93,9 +103,21 @@ def simulate_command(args: argparse.Namespace) -> int:
         prefix=args.prefix,
         device_type=args.device_type,
         seed=args.seed,
+        identities=args.identities,
     )
+    if args.identities and not address.username:
+        print(
+            "error: --identities needs --username/--password of an account with the dynsec "
+            "admin role",
+            file=sys.stderr,
+        )
+        return 2
     fleet = Fleet(address, options)
-    totals = asyncio.run(run_until_stopped(fleet, args.duration))
+    try:
+        totals = asyncio.run(run_until_stopped(fleet, args.duration))
+    except DynsecError as error:
+        print(f"error: could not give the devices their broker accounts: {error}", file=sys.stderr)
+        return 1
     print(f"simulate: {totals}")
     if totals["handshaken"] == 0:
         print(

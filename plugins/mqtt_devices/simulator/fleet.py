@@ -3,6 +3,11 @@
 A ``Link`` is one connection carrying a group of devices: it subscribes to their command
 and handshake-ack topics, hands incoming messages to the right device, and reconnects on
 its own when the broker goes away.
+
+With ``identities=True`` the fleet's broker account must hold the dynsec admin role (the
+hub's does): before the devices start, each gets its own broker account exactly as BLE
+provisioning would give it (``DeviceIdentities.issue``), and each connects alone, as
+itself, with its external id as client id.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any
 import aiomqtt
 
 from ..config import BrokerAddress
+from ..dynsec import DynsecAdmin
+from ..identities import DeviceIdentities
 from .device import SimulatedDevice
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,6 +43,8 @@ class FleetOptions:
     device_type: str = "esp32-sim"
     state_qos: int = 1
     seed: int | None = None
+    # Give each device its own broker account (needs an admin account; see the module doc).
+    identities: bool = False
 
 
 class NotConnectedError(ConnectionError):
@@ -134,17 +143,41 @@ class Fleet:
             )
             for index in range(options.devices)
         ]
-        groups = max(1, min(options.connections or options.devices, options.devices))
-        self.links = [
-            Link(
-                address,
-                f"sim-{options.station_id}-{options.prefix}-{group}",
-                self.devices[group::groups],
+        self.address = address
+        self.links: list[Link] = []
+        if not options.identities:
+            groups = max(1, min(options.connections or options.devices, options.devices))
+            self.links = [
+                Link(
+                    address,
+                    f"sim-{options.station_id}-{options.prefix}-{group}",
+                    self.devices[group::groups],
+                )
+                for group in range(groups)
+            ]
+
+    async def issue_identities(self) -> None:
+        """One broker account per device, made with the fleet's (admin) account."""
+        identities = DeviceIdentities(
+            DynsecAdmin(self.address, client_id_prefix=f"sim-{self.options.station_id}-dynsec"),
+            self.options.station_id,
+            hub_username=self.address.username,
+        )
+        self.links = []
+        for device in self.devices:
+            credentials = await identities.issue(device.external_id)
+            own = BrokerAddress(
+                self.address.host,
+                self.address.port,
+                self.address.tls,
+                credentials.username,
+                credentials.password,
             )
-            for group in range(groups)
-        ]
+            self.links.append(Link(own, credentials.client_id, [device]))
 
     async def run(self) -> None:
+        if self.options.identities and not self.links:
+            await self.issue_identities()
         await asyncio.gather(*(link.run() for link in self.links))
 
     def totals(self) -> dict[str, int]:
