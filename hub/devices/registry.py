@@ -8,6 +8,7 @@ that path awaits the database; handshakes and commands, which are rare, write th
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import time
@@ -64,6 +65,9 @@ class DeviceRegistry:
         self._types: dict[str, DeviceType] = {}
         self._commands: dict[str, Command] = {}
         self._presence_task: asyncio.Task[None] | None = None
+        # Device ids in order, for paging; rebuilt lazily after a device is added or
+        # removed (rare), never on state changes (constant).
+        self._sorted_ids: list[str] | None = None
         # Bumped by every change a device listing would show; lets the API reuse its
         # last rendering while nothing changed (the portal polls far more than devices
         # change when the site is quiet).
@@ -134,6 +138,28 @@ class DeviceRegistry:
 
     def all(self) -> list[Device]:
         return list(self._devices.values())
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    def page(self, *, after: str | None, limit: int) -> list[Device]:
+        """Up to ``limit`` devices in id order, starting after the id ``after``.
+
+        A device added or removed between two pages neither shifts nor repeats the
+        others: the position is an id, not an offset.
+        """
+        if self._sorted_ids is None:
+            self._sorted_ids = sorted(self._devices)
+        ids = self._sorted_ids
+        start = 0 if after is None else bisect.bisect_right(ids, after)
+        found: list[Device] = []
+        for index in range(start, len(ids)):
+            device = self._devices.get(ids[index])
+            if device is not None:
+                found.append(device)
+                if len(found) >= limit:
+                    break
+        return found
 
     def device_types(self) -> list[DeviceType]:
         merged = dict(self._types)
@@ -274,6 +300,7 @@ class DeviceRegistry:
         device = self._devices.pop(device_id, None)
         if device is None:
             return False
+        self._sorted_ids = None
         self.version += 1
         self._by_external.pop(device.external_id, None)
         for digest, owner in list(self._by_token.items()):
@@ -509,6 +536,8 @@ class DeviceRegistry:
 
     def _index(self, device: Device, token_digest: str | None) -> None:
         self.version += 1
+        if device.id not in self._devices:
+            self._sorted_ids = None
         self._devices[device.id] = device
         self._by_external[device.external_id] = device
         if token_digest:

@@ -1,4 +1,10 @@
-"""The device API of PRODUCT.md §4, a thin layer over the device registry."""
+"""The device API of PRODUCT.md §4, a thin layer over the device registry.
+
+``GET /api/devices`` is paged so a fleet of any size is answered in bounded memory: the
+body stays the plain JSON array PRODUCT.md §4 fixes (all of a fleet up to a page, 1000
+devices), and when more follow the answer carries ``Link: <...>; rel="next"`` and
+``X-Next-Cursor`` (RFC 8288 style, as GitHub's API does) for the next page.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ import voluptuous as vol
 from aiohttp import web
 
 from hub.auth import requires
+from hub.devices.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_CHARS, MAX_PAGE_SIZE, device_page
 from hub.devices.registry import DeviceError
 from hub.http.errors import ApiError
-from hub.http.json import dumps, json_response, read_json
+from hub.http.json import json_response, read_json
 from hub.http.query import float_query, int_query
 from hub.registrar import Registrar
 
@@ -90,13 +97,36 @@ def register(hub: Hub, registrar: Registrar) -> None:
             raise ApiError(404, "device_not_found", "no device with that id")
         return device
 
-    rendered: list[Any] = [-1, b""]  # [registry version, JSON bytes]
+    # The first page with the default size, as last rendered: [registry version, JSON
+    # bytes, next cursor]. The portal polls it far more often than devices change.
+    rendered: list[Any] = [-1, b"", None]
 
-    async def list_devices(_request: web.Request) -> web.Response:
-        """All devices with their latest state."""
-        if rendered[0] != registry.version:
-            rendered[:] = [registry.version, dumps([device.as_dict() for device in registry.all()])]
-        return web.Response(body=rendered[1], content_type="application/json")
+    async def list_devices(request: web.Request) -> web.Response:
+        """Devices with their latest state, in pages of at most 1000 (``limit``); when
+        more follow, ``Link: <...>; rel="next"`` and ``X-Next-Cursor`` name the next page."""
+        limit = int_query(request, "limit", default=DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
+        cursor = request.query.get("cursor")
+        if cursor is not None and not 0 < len(cursor) <= MAX_CURSOR_CHARS:
+            raise ApiError(
+                400,
+                "invalid_query",
+                "cursor must be the X-Next-Cursor of the previous page "
+                f"(1-{MAX_CURSOR_CHARS} characters)",
+            )
+        if cursor is None and limit == DEFAULT_PAGE_SIZE:
+            if rendered[0] != registry.version:
+                page = device_page(registry, cursor=None)
+                rendered[:] = [registry.version, page.json_array(), page.next_cursor]
+            body, next_cursor = rendered[1], rendered[2]
+        else:
+            page = device_page(registry, cursor=cursor, limit=limit)
+            body, next_cursor = page.json_array(), page.next_cursor
+        response = web.Response(body=body, content_type="application/json")
+        if next_cursor is not None:
+            following = request.url.relative().with_query({"cursor": next_cursor, "limit": limit})
+            response.headers["Link"] = f'<{following}>; rel="next"'
+            response.headers["X-Next-Cursor"] = next_cursor
+        return response
 
     async def get_device(request: web.Request) -> web.Response:
         """One device with its latest state."""

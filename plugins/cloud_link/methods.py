@@ -2,6 +2,11 @@
 
 Four belong to the cloud link itself; every method any integration registered through the
 core's registrar is served as well, looked up at call time so late registrations count.
+
+``devices.snapshot`` is paged (``{cursor?, limit?}`` → ``{devices, nextCursor}``): one
+answer holds at most 1000 devices and half the peer's reply allowance, so a fleet of
+10 000 devices (or a batch of snapshot calls) never builds an unbounded reply. Without
+params it answers the first page, which for a fleet under a page is every device, as before.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
+from hub.devices.paging import MAX_CURSOR_CHARS, MAX_PAGE_BYTES, MAX_PAGE_SIZE, device_page
 from hub.devices.registry import DeviceError
 from plugins.cloud_link.const import ALL_CHANNELS, ERROR_COMMAND_FAILED, ERROR_DEVICE_NOT_FOUND
 from plugins.cloud_link.jsonrpc import CallContext, Handler, InvalidParams, RpcError
@@ -27,6 +33,20 @@ COMMAND_PARAMS = vol.Schema(
         vol.Required("deviceId"): vol.All(str, vol.Length(min=1, max=64)),
         vol.Required("command"): vol.All(str, vol.Length(min=1, max=64)),
         vol.Optional("params", default={}): dict,
+    }
+)
+def _page_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
+        raise vol.Invalid(f"must be an integer from 1 to {MAX_PAGE_SIZE}")
+    return value
+
+
+SNAPSHOT_PARAMS = vol.Schema(
+    {
+        vol.Optional("cursor"): vol.Any(
+            None, vol.All(str, vol.Length(min=1, max=MAX_CURSOR_CHARS))
+        ),
+        vol.Optional("limit", default=MAX_PAGE_SIZE): _page_size,
     }
 )
 CHANNELS_PARAMS = vol.Schema(
@@ -88,9 +108,20 @@ class StationMethods:
             raise RpcError(code, error.code, data=error.message) from None
         return {"status": "ok", "commandId": command.id, "commandStatus": command.status}
 
-    def devices_snapshot(self, params: Any, _context: CallContext) -> dict[str, Any]:
-        _no_params(params)
-        return {"devices": [device.as_dict() for device in self._hub.devices.all()]}
+    def devices_snapshot(self, params: Any, context: CallContext) -> dict[str, Any]:
+        """One page of devices; ``nextCursor`` (null on the last page) asks for the next."""
+        request = SNAPSHOT_PARAMS({} if params == [] else params)
+        page = device_page(
+            self._hub.devices,
+            cursor=request.get("cursor"),
+            limit=request["limit"],
+            # Leave room in the reply frame for the envelope and a batch's other answers.
+            max_bytes=min(MAX_PAGE_BYTES, context.peer.limits.max_reply_bytes // 2),
+        )
+        return {
+            "devices": [device.as_dict() for device in page.devices],
+            "nextCursor": page.next_cursor,
+        }
 
     def device_types_list(self, params: Any, _context: CallContext) -> dict[str, Any]:
         _no_params(params)

@@ -131,7 +131,7 @@ async def test_a_cloud_restart_is_survived_without_help(cloud_hub, fake_cloud) -
     await _wait_state(hub, STATE_BACKOFF)
     await fake_cloud.start()
     second = await fake_cloud.next_connection()
-    assert (await second.call("devices.snapshot"))["result"] == {"devices": []}
+    assert (await second.call("devices.snapshot"))["result"] == {"devices": [], "nextCursor": None}
     await _wait_state(hub, STATE_CONNECTED)
     assert runtime_for(hub).link.status.connections == 2
 

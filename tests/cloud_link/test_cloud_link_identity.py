@@ -179,7 +179,10 @@ async def test_bad_legacy_messages_are_refused_and_the_link_stays(cloud_hub, fak
     legacy = runtime_for(station.hub).legacy
     assert legacy.failed == 7
     assert await station.members() == {}, "the conflicting sync changed nothing"
-    assert (await station.cloud.call("devices.snapshot"))["result"] == {"devices": []}
+    assert (await station.cloud.call("devices.snapshot"))["result"] == {
+        "devices": [],
+        "nextCursor": None,
+    }
 
 
 async def test_identity_messages_need_the_auth_integration(cloud_hub, fake_cloud) -> None:
@@ -187,4 +190,7 @@ async def test_identity_messages_need_the_auth_integration(cloud_hub, fake_cloud
     station = Station(hub, await fake_cloud.next_connection())
     await station.apply({"type": "member_added", **BOB})
     assert runtime_for(hub).legacy.failed == 1
-    assert (await station.cloud.call("devices.snapshot"))["result"] == {"devices": []}
+    assert (await station.cloud.call("devices.snapshot"))["result"] == {
+        "devices": [],
+        "nextCursor": None,
+    }

@@ -23,6 +23,10 @@ from hub.rpc import (
     RpcError,
 )
 
+# Implementation-defined server error of the peer itself (beside -32000..-32003 in hub.rpc).
+REPLY_TOO_LARGE = -32004
+REPLY_TOO_LARGE_MESSAGE = "Reply too large"
+
 __all__ = [
     "BATCH_TOO_LARGE",
     "FRAME_TOO_LARGE",
@@ -32,6 +36,8 @@ __all__ = [
     "INVALID_REQUEST",
     "METHOD_NOT_FOUND",
     "PARSE_ERROR",
+    "REPLY_TOO_LARGE",
+    "REPLY_TOO_LARGE_MESSAGE",
     "SERVER_BUSY",
     "STANDARD_MESSAGES",
     "CallTimeout",

@@ -8,8 +8,17 @@ and routes frames is the caller's business (see ``plugins.cloud_link.frames``).
 
 Requests are served in tasks so a slow handler never stalls the reader (and a handler may
 call back to the other side without deadlocking); responses to our own calls are matched
-inline by id. ``close`` fails every pending call and cancels every running handler, so
-nothing waits forever on a socket that is gone.
+inline by id.
+
+Replies are bounded: a batch holds at most ``max_batch`` requests, and one reply frame (a
+single response, or all of a batch's) at most ``max_reply_bytes`` of results. A result
+that does not fit is answered with -32004 instead, the moment it is encoded, so a tiny
+batch of 100 expensive calls can neither build a huge frame nor keep 100 big results in
+memory. Small responses (up to ``SMALL_REPLY_BYTES``: errors, a command's id) always go
+through, so a call that did something is never reported as failed for lack of room.
+
+``close`` fails every pending call and cancels every running handler, so nothing waits
+forever on a socket that is gone.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from plugins.cloud_link.jsonrpc.errors import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
+    REPLY_TOO_LARGE,
+    REPLY_TOO_LARGE_MESSAGE,
     SERVER_BUSY,
     CallTimeout,
     ConnectionClosed,
@@ -45,6 +56,9 @@ from plugins.cloud_link.jsonrpc.messages import Params, RejectedRequest, Request
 _LOGGER = logging.getLogger(__name__)
 
 SendText = Callable[[str], Awaitable[None]]
+
+#: Responses this small are always sent, whatever the reply budget says.
+SMALL_REPLY_BYTES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +84,26 @@ class PeerLimits:
     handler_timeout: float = 30.0
     max_batch: int = 100
     max_in_flight: int = 64
+    #: Bytes of results one reply frame may carry (a batch's replies together).
+    max_reply_bytes: int = 1024 * 1024
+
+
+class _ReplyBudget:
+    """What is left of one reply frame's byte allowance, shared by a batch's members."""
+
+    __slots__ = ("limit", "remaining")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.remaining = limit
+
+    def admit(self, size: int) -> bool:
+        if size <= SMALL_REPLY_BYTES:
+            return True
+        if size > self.remaining:
+            return False
+        self.remaining -= size
+        return True
 
 
 class JsonRpcPeer:
@@ -99,6 +133,10 @@ class JsonRpcPeer:
     @property
     def pending_calls(self) -> int:
         return len(self._pending)
+
+    @property
+    def limits(self) -> PeerLimits:
+        return self._limits
 
     # --- calling the other side -------------------------------------------------------
 
@@ -188,7 +226,7 @@ class JsonRpcPeer:
         if messages.is_response(message):
             self._deliver(message)
             return None
-        return await self._process_one(message)
+        return await self._process_one(message, _ReplyBudget(self._limits.max_reply_bytes))
 
     # --- shutting down --------------------------------------------------------------
 
@@ -253,19 +291,20 @@ class JsonRpcPeer:
                 data=f"batch of {len(batch)} exceeds the limit of {self._limits.max_batch}",
             )
             return _encode(messages.failure(None, error))
-        replies = await asyncio.gather(*(self._process_batch_item(item) for item in batch))
+        budget = _ReplyBudget(self._limits.max_reply_bytes)
+        replies = await asyncio.gather(*(self._process_batch_item(item, budget) for item in batch))
         present = [reply for reply in replies if reply is not None]
         if not present:
             return None
         return b"[" + b",".join(present) + b"]"
 
-    async def _process_batch_item(self, item: Any) -> bytes | None:
+    async def _process_batch_item(self, item: Any, budget: _ReplyBudget) -> bytes | None:
         if messages.is_response(item):
             self._deliver(item)
             return None
-        return await self._process_one(item)
+        return await self._process_one(item, budget)
 
-    async def _process_one(self, message: Any) -> bytes | None:
+    async def _process_one(self, message: Any, budget: _ReplyBudget) -> bytes | None:
         try:
             request = messages.parse_request(message)
         except RejectedRequest as rejected:
@@ -280,10 +319,28 @@ class JsonRpcPeer:
         if request.is_notification:
             return None
         try:
-            return _encode(messages.success(request.id, result))
+            reply = _encode(messages.success(request.id, result))
         except TypeError:
             _LOGGER.exception("%s returned a result that is not JSON", request.method)
             return _encode(messages.failure(request.id, RpcError(INTERNAL_ERROR)))
+        del result  # the encoded reply is all that is kept from here
+        if budget.admit(len(reply)):
+            return reply
+        _LOGGER.warning(
+            "The %d-byte result of %s (id %r) does not fit the %d-byte reply limit",
+            len(reply),
+            request.method,
+            request.id,
+            budget.limit,
+        )
+        error = RpcError(
+            REPLY_TOO_LARGE,
+            REPLY_TOO_LARGE_MESSAGE,
+            data=f"the result of {request.method} is {len(reply)} bytes and the reply may "
+            f"carry {budget.limit} in all; ask for less (devices.snapshot takes a smaller "
+            "limit) or send the calls in separate frames",
+        )
+        return _encode(messages.failure(request.id, error))
 
     async def _run(self, request: Request) -> Any:
         handler = self._lookup(request.method)
