@@ -6,6 +6,7 @@ integration's mistake fails that integration and names it, and leaves the others
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -104,6 +105,8 @@ CORE_SCHEMA = vol.Schema(
             }
         ),
         vol.Optional("setup_timeout", default=30.0): vol.All(vol.Coerce(float), vol.Range(min=0.1)),
+        # Refuse to start when an integration's configuration is invalid (as --strict).
+        vol.Optional("strict", default=False): bool,
         vol.Optional("log_level", default="info"): vol.In(
             ["debug", "info", "warning", "error", "critical"]
         ),
@@ -130,8 +133,9 @@ def check_top_level_keys(raw: dict[str, Any], available: Iterable[str]) -> None:
         if key != CORE_KEY and key not in known:
             names = ", ".join(sorted(known)) or "none installed"
             raise ConfigError(
-                f"unknown key {key!r}: not the core key {CORE_KEY!r} and no installed "
-                f"integration has that name (available integrations: {names})",
+                f"unknown key {key!r}{did_you_mean(str(key), [CORE_KEY, *known])}: not the core"
+                f" key {CORE_KEY!r} and no installed integration has that name (available"
+                f" integrations: {names})",
                 file=getattr(raw, "file", None),
                 line=_line_of(raw, key),
                 key=str(key),
@@ -156,14 +160,48 @@ def validate_section(
     try:
         validated = schema(value)
     except vol.MultipleInvalid as error:
-        raise _locate(raw, key, error.errors[0], integration) from error
+        raise _locate(raw, key, error.errors[0], integration, schema) from error
     except vol.Invalid as error:
-        raise _locate(raw, key, error, integration) from error
+        raise _locate(raw, key, error, integration, schema) from error
     return validated if validated is not None else {}
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'broker'?)`` for a likely misspelling, else nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _keys_at(schema: Any, path: list[Any]) -> list[str] | None:
+    """The keys a (nested) mapping schema accepts at ``path``, when it can be read."""
+    node = schema.schema if isinstance(schema, vol.Schema) else schema
+    for part in path:
+        if not isinstance(node, dict):
+            return None
+        node = next((value for marker, value in node.items() if str(marker) == str(part)), None)
+        node = node.schema if isinstance(node, vol.Schema) else node
+    if not isinstance(node, dict):
+        return None
+    return sorted(str(marker) for marker in node if isinstance(marker, str | vol.Marker))
+
+
+def _unknown_key_message(error: vol.Invalid, schema: Any) -> str | None:
+    """``unknown key 'brokr' (did you mean 'broker'?); valid keys: ...`` for an extra key."""
+    if not error.path or error.error_message != "extra keys not allowed":
+        return None
+    valid = _keys_at(schema, list(error.path[:-1]))
+    if not valid:
+        return None
+    unknown = str(error.path[-1])
+    return f"unknown key {unknown!r}{did_you_mean(unknown, valid)}; valid keys: {', '.join(valid)}"
+
+
 def _locate(
-    raw: dict[str, Any], key: str, error: vol.Invalid, integration: str | None
+    raw: dict[str, Any],
+    key: str,
+    error: vol.Invalid,
+    integration: str | None,
+    schema: Any = None,
 ) -> ConfigError:
     node: Any = raw
     file = getattr(raw, "file", None)
@@ -180,7 +218,7 @@ def _locate(
             break
     dotted = ".".join(str(part) for part in path)
     return ConfigError(
-        error.error_message or str(error),
+        _unknown_key_message(error, schema) or error.error_message or str(error),
         file=file,
         line=line,
         key=dotted,

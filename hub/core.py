@@ -24,6 +24,7 @@ from hub.config import (
     validate_core,
     validate_section,
 )
+from hub.console import apply_log_level, listen_error
 from hub.db.batch_writer import BatchWriter
 from hub.db.database import CORE_MIGRATIONS, Database, database_url
 from hub.devices.registry import DeviceRegistry
@@ -55,8 +56,20 @@ class Hub:
         *,
         settings: HubSettings | None = None,
         extra_integrations: dict[str, ModuleType] | None = None,
+        strict: bool = False,
+        log_level: str | None = None,
+        http_port: int | None = None,
     ) -> None:
-        """``extra_integrations`` adds modules as if installed (tests use it)."""
+        """``extra_integrations`` adds modules as if installed (tests use it).
+
+        ``strict`` refuses to start when an integration's configuration is invalid
+        (``hub: strict: true`` does too); otherwise the rest start and health says
+        degraded. ``log_level`` and ``http_port`` come from the command line and win over
+        the YAML, which wins over the environment.
+        """
+        self._strict = strict
+        self._log_level_override = log_level
+        self._http_port_override = http_port
         self._extra_integrations = dict(extra_integrations or {})
         self.config_dir = Path(config_dir).resolve()
         self.settings = settings or load_settings(self.config_dir)
@@ -82,6 +95,8 @@ class Hub:
         self._health_providers: dict[str, Callable[[], dict[str, Any]]] = {}
         self._exit_requested = asyncio.Event()
         self._stopping = False
+        #: Lines integrations add to the start-up summary (``add_startup_note``).
+        self.startup_notes: list[str] = []
 
     # ---- what integrations use ---------------------------------------------------------
 
@@ -122,9 +137,31 @@ class Hub:
             return None
         return integration.error or "failed"
 
+    def add_startup_note(self, note: str) -> None:
+        """A line for the console's start-up summary: what the operator should know or do
+        next (the broker chosen and why, how to create the first user)."""
+        self.startup_notes.append(note)
+
     def add_health_info(self, name: str, provider: Callable[[], dict[str, Any]]) -> None:
         """Counters or status an integration wants shown at GET /api/health."""
         self._health_providers[name] = provider
+
+    def status(self) -> str:
+        """``starting`` until every integration has been set up, then ``ok`` when each one
+        runs, else ``degraded`` (one failed, or reports itself unavailable)."""
+        states = [item.state for item in self.integrations.values()]
+        if self.started_at is None or any(
+            state in (integrations.LOADED, integrations.SETTING_UP) for state in states
+        ):
+            return "starting"
+        if any(state != integrations.RUNNING for state in states):
+            return "degraded"
+        return "ok"
+
+    @property
+    def ready(self) -> bool:
+        """Every configured integration runs: what a readiness probe asks."""
+        return self.status() == "ok"
 
     def health(self) -> dict[str, Any]:
         details: dict[str, Any] = {}
@@ -140,7 +177,7 @@ class Hub:
                     entry["info"] = {"error": f"health provider failed: {error}"}
             details[name] = entry
         return {
-            "status": "ok",
+            "status": self.status(),
             "integrations": {name: item.state for name, item in self.integrations.items()},
             "details": details,
             "stationId": self.station_id,
@@ -158,10 +195,18 @@ class Hub:
         self.config = {CORE_KEY: core}
         self.station_id = core["station_id"]
         self.name = core["name"]
-        logging.getLogger().setLevel(core["log_level"].upper())
-        # aiosqlite logs every statement with its values at DEBUG: tokens and hashes
-        # would reach the log. Never below INFO, whatever the hub's level.
-        logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger().level))
+        explicit = raw.get(CORE_KEY) or {}
+        core["log_level"] = (
+            self._log_level_override
+            or ("log_level" in explicit and core["log_level"])
+            or self.settings.log_level
+            or core["log_level"]
+        ).lower()
+        if self._http_port_override is not None:
+            core["http"]["port"] = self._http_port_override
+        elif "port" not in (explicit.get("http") or {}) and self.settings.http_port is not None:
+            core["http"]["port"] = self.settings.http_port
+        apply_log_level(core["log_level"])
 
         for name in (key for key in raw if key != CORE_KEY):
             integration = Integration(name)
@@ -186,7 +231,10 @@ class Hub:
                 )
                 self.config[integration.name] = integration.config
             except ConfigError as error:
+                _LOGGER.error("Integration %s is not started: %s", integration.name, error)
                 integration.fail(f"invalid configuration: {error}")
+                if self._strict or core.get("strict"):
+                    raise
             except Exception as error:
                 integration.fail(f"config schema hook failed: {error}")
         fail_dependents(self._order)
@@ -204,7 +252,10 @@ class Hub:
             core["http"]["host"],
             core["http"]["port"],
         )
-        await self.http.start()
+        try:
+            await self.http.start()
+        except OSError as error:
+            raise listen_error(core["http"]["host"], core["http"]["port"], error) from error
         self.started_at = time.time()
         await self._setup_all(core["setup_timeout"])
         self.bus.fire(events.HUB_STARTED, {"stationId": self.station_id})

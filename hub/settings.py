@@ -26,7 +26,9 @@ class HubSettings(BaseSettings):
 
     config_dir: Path = Field(Path("config"), validation_alias=_either("config_dir"))
     database_url: str | None = Field(None, validation_alias=_either("database_url"))
-    log_level: str = Field("INFO", validation_alias=_either("log_level"))
+    # None: not set in the environment, so the YAML's value or its default applies.
+    log_level: str | None = Field(None, validation_alias=_either("log_level"))
+    http_port: int | None = Field(None, validation_alias=_either("http_port"), ge=0, le=65535)
     jwt_secret: SecretStr | None = Field(None, validation_alias=_either("jwt_secret", "JWT_SECRET"))
     agent_token: SecretStr | None = Field(
         None, validation_alias=_either("agent_token", "AGENT_TOKEN")

@@ -51,6 +51,13 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
+    def describe(self) -> str:
+        """The database for a person to read: never the password."""
+        url = make_url(self.url)
+        if self.is_sqlite:
+            return f"SQLite {url.database}"
+        return url.render_as_string(hide_password=True)
+
     async def start(self) -> None:
         options: dict[str, Any] = {}
         if self.is_sqlite:
