@@ -267,6 +267,10 @@ def _check_rebinding(
     candidate = runtime.scans.candidates.get(body["address"])
     if candidate is None or candidate.protocol != PROTOCOL_CUSTOM:
         return False  # the provisioner answers unknown candidates; Improv registers nothing
+    if runtime.provisioner._busy is not None:
+        # The device being provisioned right now is pre-registered already; the
+        # provisioner answers 409 busy, which is the truth, before anything is sent.
+        return False
     request = ProvisionRequest(body["address"], credentials, external_id=body.get("externalId"))
     try:
         # The provisioner's own rule (and check) for the id, so both agree on it.
