@@ -13,7 +13,7 @@ from plugins.iot_gateway.token_api import TokenApi
 from plugins.iot_gateway.token_manager import TokenManager
 from plugins.iot_gateway.token_store import TokenStore
 from plugins.iot_gateway.upstream import UpstreamClient
-from tests.iot_gateway.gateway_double import APP_ID, APP_SECRET, MIGRATIONS
+from tests.iot_gateway.gateway_double import APP_ID, APP_SECRET, MIGRATIONS, auth
 
 pytestmark = pytest.mark.postgres
 
@@ -60,3 +60,26 @@ async def test_objects_on_postgresql(pg_database):
     assert total == 2 and items[0]["id"] == created["id"]
     assert items[0]["metadata"] == {"unit": "Wh"} and items[1]["type"] == "meter"
     assert await store.delete(created["id"]) is True
+
+
+async def test_a_nul_in_an_object_is_a_400_not_a_500(postgres_database, start_hub, hub_client):
+    """PostgreSQL cannot store NUL in text; the hub refuses it before any statement."""
+    hub = await start_hub(database={"url": postgres_database})
+    assert hub.db.require_engine().dialect.name == "postgresql"
+    client = await hub_client(hub)
+    owner = auth("owner")
+    for body in (
+        {"code": "B1.T01", "name": "Boiler\x00flow"},
+        {"code": "B1\x00T01", "name": "Boiler flow"},
+        {"code": "B1.T01", "name": "Boiler flow", "metadata": {"unit\x00": "°C"}},
+    ):
+        async with client.post("/api/iot/objects", json=body, headers=owner) as response:
+            assert response.status == 400, body
+            assert "NUL" in (await response.json())["error"]["message"]
+    for path in ("/api/iot/objects/a%00b", "/api/iot/objects?type=a%00b"):
+        async with client.get(path, headers=owner) as response:
+            assert response.status == 400, path
+    async with client.post(
+        "/api/iot/objects", json={"code": "B1.T01", "name": "Boiler flow"}, headers=owner
+    ) as response:
+        assert response.status == 201

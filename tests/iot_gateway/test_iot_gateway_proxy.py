@@ -188,6 +188,58 @@ async def test_credentials_and_hop_by_hop_headers_do_not_reach_the_gateway(clien
     assert received["Accept-Encoding"] == "identity"
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "X-Forwarded-For",
+        "X-Forwarded-Host",
+        "X-Forwarded-Proto",
+        "X-Forwarded-Prefix",
+        "Forwarded",
+        "X-Original-URL",
+        "X-Rewrite-URL",
+        "X-HTTP-Method-Override",
+        "X-Method-Override",
+        "X-Real-IP",
+        "X-Client-IP",
+        "True-Client-IP",
+        "X-Api-Key",
+        "X-Anything-Nobody-Thought-Of",
+    ],
+)
+async def test_only_allow_listed_headers_reach_the_gateway(client, gateway, name):
+    values = {
+        "Forwarded": "for=10.0.0.1;host=gateway.internal;proto=https",
+        "X-Original-URL": "/auth/token",
+        "X-Rewrite-URL": "/codes/force-set",
+        "X-HTTP-Method-Override": "DELETE",
+    }
+    headers = {
+        **auth("user"),
+        name: values.get(name, "10.0.0.1"),
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "X-Request-Id": "req-43",
+    }
+    async with client.post(VALUES, data=b"{}", headers=headers) as response:
+        assert response.status == 200
+    received = gateway.received[-1].headers
+    assert name not in received
+    assert received["X-Request-Id"] == "req-43"
+    assert received["traceparent"].startswith("00-0af7651916cd43dd")
+    assert received["Content-Type"] == "application/json"
+    assert received["Accept"] == "application/json"
+    assert gateway.paths_received()[-1] == "/codes/values"
+
+
+async def test_an_allowed_header_named_in_connection_is_still_hop_by_hop(client, gateway):
+    headers = {**auth("user"), "Connection": "X-Request-Id", "X-Request-Id": "req-44"}
+    async with client.post(VALUES, data=b"{}", headers=headers) as response:
+        assert response.status == 200
+    assert "X-Request-Id" not in gateway.received[-1].headers
+
+
 async def test_credentials_and_hop_by_hop_headers_do_not_reach_the_caller(client, gateway):
     gateway.answers["/codes/values"] = Answer(
         200,
@@ -454,6 +506,10 @@ async def test_health_reports_the_token_state_without_the_token(client, gateway)
     async with client.post(VALUES, data=b"{}", headers=auth("user")) as response:
         assert response.status == 200
     async with client.get("/api/health") as response:
+        # Anonymous callers learn only that it runs, not where the gateway is.
+        public = await response.text()
+    assert '"iot_gateway":"running"' in public and "127.0.0.1" not in public
+    async with client.get("/api/health", headers=auth("owner")) as response:
         text = await response.text()
         info = (await response.json())["details"]["iot_gateway"]["info"]
     assert info["running"] is True and info["tokenLogins"] == 1
