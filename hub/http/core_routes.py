@@ -5,6 +5,10 @@ have no login. Without credentials it says only that: ``status`` and each integr
 state. The details (broker and gateway addresses, error texts, counters) help someone
 mapping the LAN as much as an operator, so they are shown to an owner or admin only:
 send a bearer token and the answer is detailed, or 401/403 if the token is not theirs.
+
+``/api/health/live`` and ``/api/health/ready`` are the probes an orchestrator or a
+watchdog asks: live is 200 while the process serves at all; ready is 200 only while every
+configured integration runs, 503 while starting or degraded.
 """
 
 from __future__ import annotations
@@ -36,9 +40,20 @@ def register(hub: Hub, registrar: Registrar) -> None:
         await authenticate(request, HEALTH_DETAILS, hub.registrations)
         return json_response(report)
 
+    async def live(_request: web.Request) -> web.Response:
+        """Liveness: the process serves HTTP (a restart would not help otherwise)."""
+        return json_response({"status": "alive"})
+
+    async def ready(_request: web.Request) -> web.Response:
+        """Readiness: 200 when every configured integration runs, else 503 and why."""
+        status = hub.status()
+        return json_response({"status": status, "ready": hub.ready}, 200 if hub.ready else 503)
+
     async def openapi(_request: web.Request) -> web.Response:
         """OpenAPI 3.1 document of every registered route."""
         return json_response(build_openapi(hub.registrations, title=f"Station Hub ({hub.name})"))
 
     registrar.http_route("GET", "/api/health", health, auth=PUBLIC, tags=("core",))
+    registrar.http_route("GET", "/api/health/live", live, auth=PUBLIC, tags=("core",))
+    registrar.http_route("GET", "/api/health/ready", ready, auth=PUBLIC, tags=("core",))
     registrar.http_route("GET", "/api/openapi.json", openapi, auth=PUBLIC, tags=("core",))

@@ -79,6 +79,9 @@ def test_a_bad_key_inside_an_integration_is_printed_and_the_rest_start_degraded(
         assert "auth " in output and "running" in output
         status, body = get_json(f"http://127.0.0.1:{port}/api/health")
         assert status == 200 and body["status"] == "degraded"
+        status, body = get_json(f"http://127.0.0.1:{port}/api/health/ready")
+        assert status == 503 and body == {"status": "degraded", "ready": False}
+        assert get_json(f"http://127.0.0.1:{port}/api/health/live")[0] == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
         rest = process.stdout.read().decode()
@@ -159,6 +162,8 @@ def test_port_flag_wins_over_the_yaml(tmp_path):
             found, output = wait_for_output(process.stdout, "running at", 60)
             assert found, output
             assert f"http://127.0.0.1:{flag_port}" in output
+            ready = get_json(f"http://127.0.0.1:{flag_port}/api/health/ready")
+            assert ready == (200, {"status": "ok", "ready": True})
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=20) == 0
         finally:
