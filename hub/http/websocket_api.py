@@ -137,6 +137,10 @@ class SessionGuard:
             code = CLOSE_SESSION_EXPIRED if error.code == "token_expired" else CLOSE_SESSION_REVOKED
             self._end(code, f"session ended: {error.message}")
             return False
+        except Exception:
+            # The scheme could not answer (its database is away, say): keep the socket
+            # and ask again next time rather than cut everyone off on a hiccup.
+            _LOGGER.exception("Re-checking a live socket's token failed; retrying later")
         return True
 
 
