@@ -35,6 +35,8 @@ COMMAND_PARAMS = vol.Schema(
         vol.Optional("params", default={}): dict,
     }
 )
+
+
 def _page_size(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
         raise vol.Invalid(f"must be an integer from 1 to {MAX_PAGE_SIZE}")
