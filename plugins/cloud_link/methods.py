@@ -38,6 +38,7 @@ COMMAND_PARAMS = vol.Schema(
 
 
 def _page_size(value: Any) -> int:
+    """1-1000 as a JSON integer; ``true`` is an int to Python but not a page size."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
         raise vol.Invalid(f"must be an integer from 1 to {MAX_PAGE_SIZE}")
     return value

@@ -13,7 +13,12 @@ from typing import Any
 import orjson
 
 from hub.devices.paging import MAX_PAGE_SIZE
-from plugins.cloud_link.jsonrpc import BATCH_TOO_LARGE, INVALID_PARAMS, REPLY_TOO_LARGE
+from plugins.cloud_link.jsonrpc import (
+    BATCH_TOO_LARGE,
+    INVALID_PARAMS,
+    PARSE_ERROR,
+    REPLY_TOO_LARGE,
+)
 from plugins.cloud_link.jsonrpc.peer import SMALL_REPLY_BYTES, PeerLimits
 from tests.cloud_link.conftest import WAIT
 from tests.core.fleet import add_fleet
@@ -133,3 +138,18 @@ async def test_the_peer_caps_any_method_s_reply(rpc_pair) -> None:
     assert set(replies) == {1, 2, 3}
     assert sorted("result" in replies[index] for index in (1, 2)) == [False, True]
     assert replies[3]["result"] == {"ok": "yes"}
+
+
+async def test_a_nul_in_a_frame_is_a_parse_error(cloud_hub, fake_cloud) -> None:
+    """The station stores what the cloud sends (command params, member names); a NUL
+    would fail on PostgreSQL, so the frame is refused as it is read."""
+    await cloud_hub()
+    cloud = await fake_cloud.next_connection()
+    await cloud.send(
+        '{"jsonrpc": "2.0", "method": "device.command", "id": 1,'
+        ' "params": {"deviceId": "lamp-1", "command": "say", "params": {"t": "a\\u0000"}}}'
+    )
+    reply = await cloud.next_json()
+    assert reply["error"]["code"] == PARSE_ERROR and reply["id"] is None
+    assert "NUL" in reply["error"]["data"]
+    assert "result" in await cloud.call("device_types.list")

@@ -52,6 +52,14 @@ async def assert_nul_refused(hub: Hub, hub_client: Any, token: str) -> None:
         "/api/auth/login", json={"username": "olivia", "password": PASSWORD, "x\x00": 1}
     ) as response:
         assert response.status == 400
+    # A lone surrogate cannot be stored either; the JSON parser refuses it.
+    async with client.post(
+        "/api/auth/login",
+        data=b'{"username": "\\ud800", "password": "x"}',
+        headers={"Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "invalid_json"
     # A user id in the path.
     async with client.get("/api/auth/users/ab%00cd", headers=bearer) as response:
         assert response.status == 400
