@@ -46,6 +46,9 @@ RECHECK_INTERVAL = 60.0
 MAX_CLOSE_REASON_BYTES = 123
 
 SocketCloser = Callable[[int, str], Awaitable[None]]
+# Bus events that are the hub's own plumbing, never forwarded to subscribers (even of
+# "*"): who lost their sessions and why is no other user's business.
+PRIVATE_EVENTS = frozenset({SESSIONS_REVOKED})
 
 
 class SessionGuard:
@@ -269,6 +272,8 @@ class _Connection:
             return
 
         def forward(event: Event) -> None:
+            if event.type in PRIVATE_EVENTS:
+                return
             self.send({"id": message_id, "type": "event", "event": event.as_dict()})
 
         self.subscriptions[message_id] = self.hub.bus.listen(event_type, forward)

@@ -16,7 +16,7 @@ from hub.auth import CLOSE_SESSION_EXPIRED, CLOSE_SESSION_REVOKED
 from hub.http import websocket_api
 from plugins.auth import UserStore, get_user_store
 from tests.auth.conftest import PASSWORD, auth_config, claims_for, hub_config, make_cast, mint
-from tests.auth.live_sockets import closed_with, open_socket, still_open
+from tests.auth.live_sockets import WAIT, closed_with, open_socket, still_open
 
 NEW_PASSWORD = "a brand new passphrase 42"
 
@@ -95,6 +95,21 @@ async def test_an_admin_change_closes_the_users_sockets_at_once(
     assert code == CLOSE_SESSION_REVOKED
     assert reason in text
     assert await still_open(bystander)  # only the user concerned is cut off
+
+
+async def test_other_subscribers_never_see_who_lost_their_session(live_hub, hub_client):
+    hub, cast = live_hub
+    client = await hub_client(hub)
+    victim = await open_socket(client, cast.token(cast.member))
+    watcher = await open_socket(client, cast.token(cast.admin))
+    await watcher.send_json({"id": 1, "type": "subscribe_events", "event_type": "*"})
+    assert (await watcher.receive_json(timeout=WAIT))["success"] is True
+
+    await cast.store.update_user(cast.member.id, active=False)
+
+    assert (await closed_with(victim))[0] == CLOSE_SESSION_REVOKED
+    await watcher.send_json({"id": 2, "type": "ping"})
+    assert await watcher.receive_json(timeout=WAIT) == {"id": 2, "type": "pong"}
 
 
 async def test_changing_your_own_password_closes_your_sockets(live_hub, hub_client):
