@@ -13,7 +13,7 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aiomqtt
@@ -70,6 +70,7 @@ class MqttConnection:
         session_expiry: int = 7 * 24 * 3600,
         tls: TlsOptions | None = None,
         on_change: Callable[[bool, str | None], None] | None = None,
+        before_session: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.address = address
         self.client_id = client_id
@@ -82,6 +83,9 @@ class MqttConnection:
         self._session_expiry = session_expiry
         self._tls = tls or TlsOptions()
         self._on_change = on_change
+        # Runs before each connection attempt (the broker's roles for the hub, which must
+        # exist before it publishes); it must not raise.
+        self._before_session = before_session
         self._tls_context: ssl.SSLContext | None = None
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
@@ -174,6 +178,8 @@ class MqttConnection:
             self.state = CONNECTING
             connected_at: float | None = None
             try:
+                if self._before_session is not None:
+                    await self._before_session()
                 async with self._new_client() as client:
                     connected_at = loop.time()
                     self._client = client

@@ -33,6 +33,10 @@ class DynsecUnavailable(DynsecError):
     """No answer on the control topic: no plugin, not an admin, or no broker at all."""
 
 
+class DynsecUnreachable(DynsecUnavailable):
+    """The admin connection itself failed (broker down, refused login): worth retrying."""
+
+
 class DynsecAdmin:
     """Sends batches of dynamic security commands with an admin account's credentials."""
 
@@ -94,7 +98,7 @@ class DynsecAdmin:
                     "give the hub's MQTT account the dynsec admin role"
                 ) from None
             except aiomqtt.MqttError as error:
-                raise DynsecUnavailable(
+                raise DynsecUnreachable(
                     f"cannot log in to {self.address.url} as {self.address.username!r} for "
                     f"dynamic security commands: {error}"
                 ) from error

@@ -24,7 +24,7 @@ from .config import AUTO, EMBEDDED, BrokerAddress, MqttSettings
 from .connection import MqttConnection, tls_context
 from .const import DOMAIN, IDENTITIES_DYNSEC, TRANSPORT
 from .drops import DropCounter, printable
-from .dynsec import DynsecAdmin, DynsecError
+from .dynsec import DynsecAdmin, DynsecError, DynsecUnreachable
 from .embedded_broker import EmbeddedBroker
 from .identities import DeviceCredentials, DeviceIdentities
 from .probe import broker_answers
@@ -45,6 +45,7 @@ _LOGGER = logging.getLogger(__name__)
 FIRST_CONNECT_WAIT = 3.0
 STOP_DRAIN_TIMEOUT = 15.0
 MAX_PENDING_SENDS = 1000
+CLEAR_WAIT = 10.0
 
 
 class MqttDevicesRuntime:
@@ -76,6 +77,7 @@ class MqttDevicesRuntime:
         self.identity_state = "off"
         self.identity_error: str | None = None
         self.identities_ready = asyncio.Event()
+        self._retry_setup = True
 
     # ---- registration ------------------------------------------------------------------
 
@@ -107,12 +109,13 @@ class MqttDevicesRuntime:
             session_expiry=self.settings.session_expiry,
             tls=self.settings.tls,
             on_change=self._connection_changed,
+            before_session=self._before_session,
         )
+        self._start_identities(address)
         self.transport.connection = self.connection
         self._hub.registrations.topic_listeners.append(self._topic_added)
         self._hub.add_health_info(DOMAIN, self.health)
         self.connection.start(self._hub.create_task)
-        self._start_identities(address)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.connection.first_attempt_done.wait(), FIRST_CONNECT_WAIT)
         if self.connection.connects == 0:
@@ -132,6 +135,11 @@ class MqttDevicesRuntime:
             await self.connection.stop()
         # Whatever arrived while disconnecting.
         await self._settle()
+        # Publishes still waiting for a session that will not come.
+        for task in list(self._sending):
+            task.cancel()
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=1.0)
         if self.embedded is not None:
             await self.embedded.stop()
 
@@ -186,12 +194,23 @@ class MqttDevicesRuntime:
             legacy_account=self.settings.legacy_device_account,
         )
         self.identity_state = "pending"
-        self._hub.create_task(self._setup_identities(), name="mqtt-identities")
 
-    async def _setup_identities(self) -> None:
+    async def _before_session(self) -> None:
+        """Put the hub's broker role in place before its session publishes anything.
+
+        Mosquitto disconnects a client whose publish it refuses, so a hub without its role
+        would lose each session at its first ``online``. Tried before every attempt while
+        the broker is unreachable; after any other failure (no plugin: a timeout) only
+        ``issue_identity`` tries again, so reconnects are not slowed down.
+        """
+        if self.identities is None or self.identities_ready.is_set() or not self._retry_setup:
+            return
         try:
             await self._ensure_identities()
+        except DynsecUnreachable:
+            self._retry_setup = True
         except DynsecError as error:
+            self._retry_setup = False
             _LOGGER.error(
                 "SECURITY: per-device MQTT identities are unavailable (%s). Devices cannot be "
                 "given their own broker accounts; set device_identities: off only for a broker "
@@ -204,19 +223,21 @@ class MqttDevicesRuntime:
         assert self.identities is not None
         if self.identities_ready.is_set():
             return self.identities
-        connects = self.connection.connects if self.connection else 0
+        connection = self.connection
+        live = connection is not None and connection.connected.is_set()
+        connects = connection.connects if connection is not None else 0
         try:
             kicked = await self.identities.setup()
         except DynsecError as error:
             self.identity_state = "unavailable"
             self.identity_error = str(error)
             raise
-        if kicked and self.connection is not None:
-            # The broker dropped the hub's session to apply its new role: ready means
+        if kicked and live and connection is not None:
+            # The broker dropped the hub's live session to apply its new role: ready means
             # the session that has the role is up (it also says "online" again).
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self.connection.wait_for_session(connects + 1), FIRST_CONNECT_WAIT
+                    connection.wait_for_session(connects + 1), FIRST_CONNECT_WAIT
                 )
         self.identity_state = "ready"
         self.identity_error = None
@@ -263,10 +284,20 @@ class MqttDevicesRuntime:
         except Exception as error:
             _LOGGER.info("Could not publish to %s: %s", printable(topic, 200), error)
 
+    async def _publish_when_connected(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Retained messages are replayed while a session subscribes, before it counts as
+        connected; their clearing waits for the session (or gives up after a while)."""
+        assert self.connection is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.connection.connected.wait(), CLEAR_WAIT)
+        await self._publish_quietly(topic, payload, retain)
+
     def _start_publish(self, topic: str, payload: bytes, *, retain: bool) -> None:
         if self.connection is None or len(self._sending) >= MAX_PENDING_SENDS:
             return
-        task = asyncio.get_running_loop().create_task(self._publish_quietly(topic, payload, retain))
+        task = asyncio.get_running_loop().create_task(
+            self._publish_when_connected(topic, payload, retain)
+        )
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
