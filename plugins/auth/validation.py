@@ -17,6 +17,9 @@ from .errors import InvalidValueError
 from .passwords import is_supported_hash
 
 MAX_HASH_CHARS = 1024
+# The stored folded name (users.username_key) is at most this long: bounded so the unique
+# index stays within PostgreSQL's B-tree entry limit.
+MAX_USERNAME_KEY_CHARS = 512
 MAX_STATION_NAME_CHARS = 128
 
 
@@ -27,6 +30,9 @@ def username(value: Any) -> str:
         raise InvalidValueError(
             "username must not start or end with spaces or contain control characters"
         )
+    if len(username_key(value)) > MAX_USERNAME_KEY_CHARS:
+        # A few characters expand many times under NFKC (U+FDFA is 18 letters).
+        raise InvalidValueError("username is too long once its letters are normalised")
     return value
 
 

@@ -40,6 +40,12 @@ async def test_auth_on_postgresql(postgres_database, hub_factory, integrations, 
     )
     with pytest.raises(ConflictError):
         await store.create_user("carla", "user")
+    # Unique ignoring case on PostgreSQL too, non-ASCII letters included (lower() would
+    # fold them on PostgreSQL but not on SQLite; the hub folds them itself).
+    await store.create_user("Élodie", "user")
+    with pytest.raises(ConflictError):
+        await store.create_user("éLODIE", "user")
+    assert (await store.get_user_by_username("ÉLODIE")).username == "Élodie"
     _, secret = await cast.sessions.create_api_token(cast.member.id, "pg script")
     assert await store.delete_user(cast.member.id)
     async with client.get(

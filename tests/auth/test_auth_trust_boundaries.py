@@ -176,6 +176,12 @@ async def test_usernames_are_unique_ignoring_case(auth_hub, cast, hub_client):
         await cast.store.upsert_cloud_user("c-olivia", username="Olivia")
     with pytest.raises(ConflictError):
         await cast.store.create_user("ＯＬＩＶＩＡ", "user")  # noqa: RUF001 - full-width on purpose
+    # 40 characters, but 720 once normalised (U+FDFA is 18 letters): a clear 400, not a
+    # database error on PostgreSQL's unique index.
+    status, body = await post_json(
+        client, "/api/auth/users", {"username": "\ufdfa" * 40, "password": PASSWORD}, owner
+    )
+    assert status == 400 and "normalised" in body["error"]["message"]
 
 
 async def test_login_finds_the_user_whatever_the_case(hub_factory, integrations, hub_client):
