@@ -4,12 +4,17 @@ An SSID is 1-32 *bytes* (UTF-8 names with accents run out sooner than 32 charact
 WPA2 passphrase is 8-63 printable ASCII characters, or exactly 64 hex digits when it is
 the raw pre-shared key. NUL is refused everywhere because ESP-IDF copies these into C
 strings, where a NUL would silently cut the value short.
+
+The device's own MQTT account (``MqttAccount``) travels in the same document; it is made
+by the mqtt_devices integration, which alone talks to the broker.
 """
 
 from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+
+import orjson
 
 SSID_MAX_BYTES = 32
 PASSPHRASE_MIN = 8
@@ -76,3 +81,35 @@ def validate_password(password: object) -> str:
 
 def validate(ssid: object, password: object) -> WifiCredentials:
     return WifiCredentials(validate_ssid(ssid), validate_password(password))
+
+
+# ---- the device's own MQTT account (mqtt_devices' per-device identities) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class MqttAccount:
+    """The broker login a provisioned device uses: its own, never the hub's."""
+
+    username: str
+    password: str
+    client_id: str
+
+    def __repr__(self) -> str:
+        return f"MqttAccount(username={self.username!r}, password=<hidden>)"
+
+
+def with_mqtt_account(payload: bytes, account: MqttAccount | None) -> bytes:
+    """The provisioning document with ``mqttUsername``/``mqttPassword``/``mqttClientId``.
+
+    Without an account (identities off, no MQTT integration) the document is unchanged, so
+    devices provisioned for a broker without per-device accounts see exactly what they did.
+    """
+    if account is None:
+        return payload
+    document = orjson.loads(payload)
+    document.update(
+        mqttUsername=account.username,
+        mqttPassword=account.password,
+        mqttClientId=account.client_id,
+    )
+    return orjson.dumps(document)

@@ -1,8 +1,10 @@
 """Provision one candidate: connect, hand over credentials, map every outcome to an answer.
 
-For our own protocol the device also receives the station's details and a freshly minted
-device token; the token's SHA-256 is registered with the device registry so the device's
-first requests are expected. Improv devices get only Wi-Fi (that is all Improv carries).
+For our own protocol the device also receives the station's details, a freshly minted
+device token and, when the MQTT integration gives devices their own broker accounts, that
+account's credentials; the token's SHA-256 is registered with the device registry so the
+device's first requests are expected. Improv devices get only Wi-Fi (that is all Improv
+carries). A device is never handed the hub's own broker credentials.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from plugins.ble_provisioning.candidates import PROTOCOL_CUSTOM, PROTOCOL_IMPROV, Candidate
 from plugins.ble_provisioning.config import BleSettings
@@ -24,7 +26,7 @@ from plugins.ble_provisioning.const import (
     IMPROV_RPC_COMMAND_UUID,
     IMPROV_SERVICE_UUID,
 )
-from plugins.ble_provisioning.credentials import WifiCredentials
+from plugins.ble_provisioning.credentials import MqttAccount, WifiCredentials, with_mqtt_account
 from plugins.ble_provisioning.custom_protocol import (
     CustomCharacteristics,
     DeviceRejected,
@@ -161,8 +163,13 @@ class Provisioner:
             device_token=token,
             hub_url=self._hub.settings.base_url or None,
         )
-        payload = build_payload(request.credentials, station)
         existing = self._hub.devices.by_external_id(external_id)
+        accounts = _MqttAccounts.of(self._hub)
+        account = accounts.new(external_id)
+        payload = with_mqtt_account(build_payload(request.credentials, station), account)
+        if account is not None and existing is None:
+            # Made before the write, like the token: the device logs in as soon as it joins.
+            await accounts.apply(external_id, account)
 
         async def run(session: GattSession) -> Any:
             chars = self._characteristics
@@ -191,12 +198,20 @@ class Provisioner:
                 if created is not None and not created.handshaken:
                     await self._hub.devices.remove(created.id)
                 raise
-            # An existing device keeps its old token until the new one has been taken.
+            # An existing device keeps its old token (and broker password) until the new
+            # ones have been taken.
+            if account is not None and existing is not None:
+                await accounts.apply(external_id, account)
             return await self._hub.devices.expect_device(
                 external_id, token_digest=digest, name=name, device_type=device_type
             )
 
-        device = await self._with_session(candidate, run)
+        try:
+            device = await self._with_session(candidate, run)
+        except BaseException:
+            if account is not None and existing is None:
+                await accounts.discard(external_id)
+            raise
         return {
             "address": candidate.address,
             "protocol": PROTOCOL_CUSTOM,
@@ -297,15 +312,25 @@ class Provisioner:
         return f"esp32-{slug}"[:64]
 
     def broker_url(self) -> str:
-        """The broker address devices must use; loopback addresses are useless to them."""
-        if self._settings.broker_url:
-            return self._settings.broker_url
+        """The broker address devices must use; loopback addresses are useless to them.
+
+        Never with the hub's own login in it: ``mqtt_devices.broker`` may carry it
+        (``mqtt://hub:secret@host``), and so might a hand-written ``broker_url``.
+        """
         mqtt = self._hub.config.get("mqtt_devices") or {}
+        hub_user = mqtt.get("username") if isinstance(mqtt, dict) else None
         configured = mqtt.get("broker") if isinstance(mqtt, dict) else None
+        if isinstance(configured, str) and configured.startswith(("mqtt://", "mqtts://")):
+            hub_user = hub_user or urlsplit(configured).username
+        if self._settings.broker_url:
+            explicit = self._settings.broker_url
+            if hub_user and urlsplit(explicit).username == hub_user:
+                return _without_login(explicit)
+            return explicit
         if isinstance(configured, str) and configured.startswith(("mqtt://", "mqtts://")):
             host = urlsplit(configured).hostname
             if host and host not in _LOOPBACK_HOSTS:
-                return configured
+                return _without_login(configured)
         base_url = self._hub.settings.base_url
         host = urlsplit(base_url).hostname if base_url else None
         if host and host not in _LOOPBACK_HOSTS:
@@ -316,3 +341,61 @@ class Provisioner:
             "devices need a broker address they can reach: set ble_provisioning.broker_url "
             "(e.g. mqtt://192.168.1.10:1883) or the hub's BASE_URL",
         )
+
+
+def _without_login(url: str) -> str:
+    """``url`` without ``user:password@``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class _MqttAccounts:
+    """The device's own broker account, made by the mqtt_devices integration when it runs
+    with per-device identities; every step is a no-op without it."""
+
+    def __init__(self, runtime: Any) -> None:
+        self._runtime = runtime
+
+    @classmethod
+    def of(cls, hub: Hub) -> _MqttAccounts:
+        from plugins.mqtt_devices import runtime_for  # only when provisioning runs
+
+        return cls(runtime_for(hub))
+
+    def new(self, external_id: str) -> MqttAccount | None:
+        if self._runtime is None:
+            return None
+        from plugins.mqtt_devices.identities import IdentityRefused
+
+        try:
+            credentials = self._runtime.new_identity(external_id)
+        except IdentityRefused as error:
+            raise ProvisioningFailed(409, "mqtt_account_conflict", str(error)) from error
+        if credentials is None:
+            return None
+        return MqttAccount(credentials.username, credentials.password, credentials.client_id)
+
+    async def apply(self, external_id: str, account: MqttAccount) -> None:
+        from plugins.mqtt_devices.dynsec import DynsecError
+        from plugins.mqtt_devices.identities import DeviceCredentials, IdentityRefused
+
+        credentials = DeviceCredentials(account.username, account.password, account.client_id)
+        try:
+            await self._runtime.issue_identity(external_id, credentials)
+        except IdentityRefused as error:
+            raise ProvisioningFailed(409, "mqtt_account_conflict", str(error)) from error
+        except DynsecError as error:
+            raise ProvisioningFailed(
+                503,
+                "mqtt_identity_unavailable",
+                f"the device's own MQTT account could not be made: {error}",
+            ) from error
+
+    async def discard(self, external_id: str) -> None:
+        from plugins.mqtt_devices.dynsec import DynsecError
+
+        try:
+            await self._runtime.revoke_identity(external_id)
+        except DynsecError as error:
+            _LOGGER.warning("Could not remove the MQTT account of %s: %s", external_id, error)

@@ -212,17 +212,29 @@ class DeviceIdentities:
 
     # ---- devices -----------------------------------------------------------------------
 
-    async def issue(self, external_id: str) -> DeviceCredentials:
-        """Create the device's account, or give the one the hub made earlier a new password.
-
-        Refuses (``IdentityRefused``) an id that is the hub's or the legacy account, or that
-        names an account the hub did not create for this station.
-        """
+    def new_credentials(self, external_id: str) -> DeviceCredentials:
+        """Fresh credentials for a device, not yet known to the broker (see ``issue``)."""
         if external_id in (self.hub_username, self.legacy_account):
             raise IdentityRefused(
                 f"device id {external_id!r} is reserved: it is the hub's or the legacy MQTT account"
             )
-        password = secrets.token_urlsafe(PASSWORD_BYTES)
+        return DeviceCredentials(external_id, secrets.token_urlsafe(PASSWORD_BYTES), external_id)
+
+    async def issue(
+        self, external_id: str, credentials: DeviceCredentials | None = None
+    ) -> DeviceCredentials:
+        """Create the device's account, or give the one the hub made earlier a new password.
+
+        ``credentials`` from ``new_credentials`` lets a caller hand them out before they are
+        applied (BLE provisioning of a known device changes its password only once the
+        device has taken the new one). Refuses (``IdentityRefused``) an id that is the hub's
+        or the legacy account, or that names an account the hub did not create for this
+        station.
+        """
+        fresh = self.new_credentials(external_id)
+        if credentials is not None and credentials.username != external_id:
+            raise IdentityRefused(f"credentials for {credentials.username!r}, not {external_id!r}")
+        password = (credentials or fresh).password
         role = self.device_role(external_id)
         acls = [
             _acl("publishClientSend", self._topic(external_id, leaf)) for leaf in DEVICE_PUBLISHES

@@ -244,17 +244,31 @@ class MqttDevicesRuntime:
         self.identities_ready.set()
         return self.identities
 
-    async def issue_identity(self, external_id: str) -> DeviceCredentials | None:
-        """A fresh broker account for a device (BLE provisioning).
+    def new_identity(self, external_id: str) -> DeviceCredentials | None:
+        """Credentials to hand a device before ``issue_identity`` applies them; None when
+        devices get no accounts (identities off, or the loopback-only embedded broker)."""
+        if self.identities is None:
+            return None
+        return self.identities.new_credentials(external_id)
 
-        None when identities are off or the broker is the loopback-only embedded one; raises
-        ``DynsecError`` when they are on but cannot be issued (the caller refuses to
-        provision rather than hand out a device that cannot log in).
+    async def issue_identity(
+        self, external_id: str, credentials: DeviceCredentials | None = None
+    ) -> DeviceCredentials | None:
+        """Make (or re-key) a device's broker account (BLE provisioning, tests).
+
+        None when devices get no accounts; raises ``DynsecError`` when they should but the
+        broker cannot make one (the caller refuses to provision rather than hand out a
+        device that cannot log in), ``IdentityRefused`` for an id the hub may not use.
         """
         if self.identities is None:
             return None
         identities = await self._ensure_identities()
-        return await identities.issue(external_id)
+        return await identities.issue(external_id, credentials)
+
+    async def revoke_identity(self, external_id: str) -> None:
+        """Delete a device's account, if the hub made it (a provisioning that failed)."""
+        if self.identities is not None:
+            await self.identities.revoke(external_id)
 
     async def _start_embedded(self) -> BrokerAddress:
         self.mode = "embedded"
