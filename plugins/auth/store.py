@@ -105,8 +105,6 @@ class UserStore:
         try:
             async with self._engine.begin() as connection:
                 yield connection
-            for user_id, reason in dict.fromkeys(revocations or ()):
-                self.revoked(user_id, reason)
         except sa.exc.IntegrityError as error:
             # Reached only by a race the checks before the write could not see.
             _LOGGER.debug("Auth store write refused by the database: %s", error.orig)
@@ -115,6 +113,9 @@ class UserStore:
             ) from None
         finally:
             self.caches.clear()
+        # Committed, and the caches no longer hold the old rights: now tell the sockets.
+        for user_id, reason in dict.fromkeys(revocations or ()):
+            self.revoked(user_id, reason)
 
     # ---- reading ---------------------------------------------------------------------
 
