@@ -84,6 +84,10 @@ CORE_SCHEMA = vol.Schema(
                 vol.Optional("header_timeout", default=15.0): vol.All(
                     vol.Coerce(float), vol.Range(min=0.05, max=3600)
                 ),
+                # A body a handler reads must arrive within this many seconds (408).
+                vol.Optional("body_timeout", default=30.0): vol.All(
+                    vol.Coerce(float), vol.Range(min=0.05, max=3600)
+                ),
             }
         ),
         vol.Optional("database", default={}): vol.Schema({vol.Optional("url"): str}),

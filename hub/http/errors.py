@@ -17,8 +17,11 @@ class ApiError(Exception):
         *,
         headers: dict[str, str] | None = None,
         details: dict[str, Any] | None = None,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
+        #: End the connection after answering (the client's stream cannot be trusted).
+        self.close = close
         self.status = status
         self.code = code
         self.message = message

@@ -13,6 +13,7 @@ every other type takes that cross-site request forgery off every JSON route.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,9 @@ from aiohttp import web
 from hub.http.errors import ApiError
 
 MAX_NESTING = 32
+DEFAULT_BODY_TIMEOUT = 30.0
+#: Seconds a handler waits for a request body (``hub: http: body_timeout``).
+BODY_TIMEOUT_KEY: web.AppKey[float] = web.AppKey("body_timeout")
 JSON_CONTENT_TYPE = "application/json"
 _NUL_ESCAPE = b"\\u0000"
 
@@ -110,6 +114,23 @@ def nesting_depth(data: Any) -> int:
     return deepest
 
 
+async def read_body(request: web.Request) -> bytes:
+    """The whole request body, or a 408 (and the connection closed) when it does not
+    arrive within ``body_timeout``: a client that sends its headers and then trickles
+    the body byte by byte would otherwise hold a handler for as long as it likes."""
+    limit = request.app.get(BODY_TIMEOUT_KEY, DEFAULT_BODY_TIMEOUT)
+    try:
+        async with asyncio.timeout(limit):
+            return await request.read()
+    except TimeoutError:
+        raise ApiError(
+            408,
+            "request_timeout",
+            f"the request body did not arrive within {limit:g} s; send it in one go",
+            close=True,
+        ) from None
+
+
 async def read_json(request: web.Request, schema: Any = None) -> Any:
     """The request body as JSON, validated by an optional voluptuous schema.
 
@@ -125,7 +146,7 @@ async def read_json(request: web.Request, schema: Any = None) -> Any:
             f"the body is declared {request.content_type!r}; send JSON with "
             f"Content-Type: {JSON_CONTENT_TYPE}",
         )
-    body = await request.read()
+    body = await read_body(request)
     try:
         data = parse_json_bytes(body)
     except ValueError as error:

@@ -40,7 +40,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as error:
-        return json_response(error.body(), status=error.status, headers=error.headers)
+        response = json_response(error.body(), status=error.status, headers=error.headers)
+        if error.close:
+            # Send the answer, then hang up at once: aiohttp would otherwise linger up to
+            # 10 s reading the rest of a body the client is not sending.
+            response.force_close()
+            await response.prepare(request)
+            await response.write_eof()
+            request.protocol.force_close()
+        return response
     except web.HTTPException as error:
         if error.status < 400:
             raise

@@ -12,6 +12,7 @@ A connection that has not sent a complete request head ``header_timeout`` second
 opened (or after its previous answer) is closed: aiohttp's ``keepalive_timeout`` timer runs
 from the moment a connection is made and closes it if no whole request has arrived, so a
 client trickling one header byte at a time (slowloris) cannot hold a socket for long.
+A body is bounded the same way where it is read (``hub.http.json.read_body``, 408).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hub.auth import AuthRequirement, Principal
 from hub.http.errors import ApiError
 from hub.http.forwarded import Network, forwarded_middleware
 from hub.http.hosts import HOST_POLICY_KEY, host_policy, origin_middleware
-from hub.http.json import bad_text
+from hub.http.json import BODY_TIMEOUT_KEY, DEFAULT_BODY_TIMEOUT, bad_text
 from hub.http.middleware import add_security_headers, cors_middleware, error_middleware
 from hub.registrar import Handler, Registrations, Route
 
@@ -126,6 +127,7 @@ def build_app(
     app[HUB_KEY] = hub
     app[HOST_POLICY_KEY] = policy
     app[HEADER_TIMEOUT_KEY] = float(http_config.get("header_timeout", DEFAULT_HEADER_TIMEOUT))
+    app[BODY_TIMEOUT_KEY] = float(http_config.get("body_timeout", DEFAULT_BODY_TIMEOUT))
     app.on_response_prepare.append(add_security_headers)
     registrations = hub.registrations
     for route in sorted(registrations.routes.values(), key=lambda item: (item.path, item.method)):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from hub.auth import requires
-from hub.http.json import json_response
+from hub.http.json import json_response, read_body
 from hub.registrar import Handler, Registrar
 
 from .api_errors import gateway_errors_as_api_errors
@@ -51,7 +51,7 @@ _PROXY_DESCRIPTION = (
 
 def proxy_handler(runtime: IotGatewayRuntime, upstream_key: str) -> Handler:
     async def relay(request: web.Request) -> web.Response:
-        body = await request.read()
+        body = await read_body(request)
         answer = await runtime.gateway.call(
             upstream_key, body=body, headers=request_headers_for_upstream(request.headers)
         )

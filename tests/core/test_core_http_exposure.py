@@ -94,3 +94,34 @@ def test_the_default_header_timeout_is_bounded() -> None:
     from hub.config import CORE_SCHEMA
 
     assert CORE_SCHEMA({})["http"]["header_timeout"] == DEFAULT_HEADER_TIMEOUT <= 30
+
+
+async def test_a_body_that_never_ends_is_a_408_and_the_connection_closes(hub_factory, fakes):
+    hub = await hub_factory(
+        {
+            "hub": {"http": {"body_timeout": 0.5}},
+            "static_auth": {"users": TOKENS},
+            "echo": {},
+        },
+        integrations=fakes,
+    )
+    device = await hub.devices.handshake("lamp-1", device_type="lamp", transport="echo")
+    url = URL(hub.http_url)
+    assert url.host is not None and url.port is not None
+    loop = asyncio.get_running_loop()
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    started = loop.time()
+    try:
+        writer.write(
+            f"POST /api/devices/{device.id}/commands HTTP/1.1\r\n"
+            f"Host: {url.host}:{url.port}\r\nAuthorization: Bearer owner-token\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            '{"command": '.encode()
+        )
+        answer = await asyncio.wait_for(reader.read(), 5)  # until the hub hangs up
+    finally:
+        writer.close()
+    elapsed = loop.time() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    assert b'"request_timeout"' in answer
+    assert 0.4 <= elapsed < 3
