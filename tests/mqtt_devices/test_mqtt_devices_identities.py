@@ -18,10 +18,12 @@ import aiomqtt
 import orjson
 import pytest
 
+from hub.testing.mosquitto import dynsec_missing
 from plugins.mqtt_devices import runtime_for
 from plugins.mqtt_devices.config import parse_broker_url
 from plugins.mqtt_devices.identities import DeviceCredentials, IdentityRefused
 from plugins.mqtt_devices.simulator import Fleet, FleetOptions
+from plugins.mqtt_devices.testing import RECOMMENDED, RecommendedMosquitto
 from tests.mqtt_devices.helpers import STATION, WAIT, EventRecorder, device_client, topic
 
 DENIED = 0x80
@@ -241,3 +243,38 @@ async def test_simulate_speaks_with_per_device_identities(start_hub, dynsec_mosq
     assert [link.address.username for link in fleet.links] == ["sim-0000", "sim-0001"]
     assert all(link.client_id == link.address.username for link in fleet.links)
     assert fleet.totals()["handshaken"] == 2
+
+
+def test_the_shipped_mosquitto_conf_loads_dynamic_security():
+    directives: dict[str, str] = {}
+    for line in RECOMMENDED.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.strip().partition(" ")
+            directives[name] = value
+    assert directives["plugin"].endswith("/mosquitto_dynamic_security.so")
+    assert directives["plugin_opt_config_file"].endswith(".json")
+    assert directives["allow_anonymous"] == "false"
+    assert "password_file" not in directives and "acl_file" not in directives
+
+
+async def test_the_shipped_config_with_its_plugin_keeps_devices_apart(start_hub, tmp_path):
+    reason = dynsec_missing()
+    if reason is not None:
+        pytest.skip(f"no dynsec broker: {reason}")
+    broker = RecommendedMosquitto(tmp_path / "broker", dynsec=True)
+    broker.start()
+    try:
+        hub, runtime = await dynsec_hub(start_hub, broker)
+        states = EventRecorder(hub.bus, "device_state_changed")
+        alice = await runtime.issue_identity("dev-a")
+        await runtime.issue_identity("dev-b")
+        async with as_device(broker, alice) as a:
+            await a.handshake("dev-a")
+        await forge(broker, alice, topic("dev-b", "state"), {"forged": True})
+        async with as_device(broker, alice) as a:
+            await a.publish(topic("dev-a", "state"), {"marker": 1})
+            await states.wait_for(lambda data: data["state"] == {"marker": 1})
+        assert [data["externalId"] for data in states.events] == ["dev-a"]
+        await hub.stop()
+    finally:
+        broker.stop()
