@@ -150,16 +150,18 @@ class Passwords:
         matched = self.verify(local or self.dummy_hash(), password) and bool(local)
         station_cost = _bcrypt_cost(station) if station else None
         station_argon2 = _argon2_parameters(station) is not None if station else False
-        if profile.bcrypt_cost is not None:
-            if station_cost is not None and station_cost <= profile.bcrypt_cost:
-                matched = _verify_bcrypt(station, password) or matched  # type: ignore[arg-type]
-                top_up = range(station_cost, profile.bcrypt_cost)
-            else:
-                top_up = range(profile.bcrypt_cost, profile.bcrypt_cost + 1)
-            for cost in top_up:
-                _check_bcrypt(password, self._bcrypt_dummy(cost))
-        elif station_cost is not None:  # a hash newer than the profile: check it anyway
+        reference = profile.bcrypt_cost
+        if station_cost is not None:
             matched = _verify_bcrypt(station, password) or matched  # type: ignore[arg-type]
+            # Top up to the reference cost; a hash newer (costlier) than a cached profile
+            # is simply checked.
+            top_up = range(station_cost, max(station_cost, reference or 0))
+        elif reference is not None:
+            top_up = range(reference, reference + 1)
+        else:
+            top_up = range(0)
+        for cost in top_up:
+            _check_bcrypt(password, self._bcrypt_dummy(cost))
         if profile.argon2_hash is not None or station_argon2:
             if station_argon2:
                 matched = self.verify(station, password) or matched
