@@ -161,11 +161,16 @@ class HostPolicy:
 
 
 def _local_address(request: web.Request) -> Any:
+    """The address this connection arrived on (an IPv4 client of a dual-stack socket is
+    seen as ``::ffff:a.b.c.d``; the Host header then says ``a.b.c.d``)."""
     transport = request.transport
     sockname = transport.get_extra_info("sockname") if transport is not None else None
     if not sockname or not isinstance(sockname, tuple):
         return None
-    return _ip(str(sockname[0]))
+    address = _ip(str(sockname[0]))
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def require_allowed_host(request: web.Request) -> None:

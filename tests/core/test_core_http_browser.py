@@ -7,9 +7,11 @@ browser would send for the attack: ``Content-Type: text/plain`` (an HTML form), 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 from yarl import URL
 
 from hub.core import Hub
@@ -182,7 +184,30 @@ def test_host_names_the_hub_answers_to() -> None:
     assert not same_origin("http://hub.local:8124", "hub.local:8123")
     assert not same_origin("null", "hub.local")
     policy = HostPolicy(["10.0.0.0/8", "*.site.lan"], own_names=["station-42"])
-    assert policy._exact == {"station-42"}
+
+    def request(host: str, local: str = "192.168.1.5") -> Any:
+        transport = SimpleNamespace(
+            get_extra_info=lambda name, default=None: (
+                (local, 8123) if name == "sockname" else default
+            )
+        )
+        return make_mocked_request("POST", "/", headers={"Host": host}, transport=transport)
+
+    for host in [
+        "station-42:8123",
+        "192.168.1.5:8123",  # the address the request arrived on
+        "10.20.30.40",
+        "[::1]:8123",
+        "127.0.0.2",
+        "box.site.lan",
+        "anything.local",
+        "LOCALHOST:8123",
+    ]:
+        assert policy.answers_to(request(host)), host
+    # A dual-stack socket sees an IPv4 client's connection on ::ffff:a.b.c.d.
+    assert policy.answers_to(request("192.168.1.5:8123", local="::ffff:192.168.1.5"))
+    for host in ["192.168.1.6", "evil.example", "site.lan.evil.example", "", "local"]:
+        assert not policy.answers_to(request(host)), host
 
 
 def test_an_allowed_host_that_is_not_a_name_is_a_config_error() -> None:
