@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from hub.auth import AuthRequirement, Principal
+from hub.config import CORE_KEY
 from hub.http.errors import ApiError
 from hub.http.forwarded import Network, forwarded_middleware
 from hub.http.hosts import HOST_POLICY_KEY, host_policy, origin_middleware
@@ -113,7 +114,8 @@ def build_app(
     # origin/host checks and the forwarded address inside it, so their refusals are JSON.
     # Without trusted proxies the forwarded middleware has nothing to do, and stays off
     # every request's path.
-    http_config = (getattr(hub, "config", None) or {}).get("hub", {}).get("http", {})
+    # The settings added since core.py called build_app are read from the validated YAML.
+    http_config = hub.config.get(CORE_KEY, {}).get("http", {})
     policy = host_policy(hub.data)
     policy.allow(http_config.get("allowed_hosts", ()))
     middlewares = [
