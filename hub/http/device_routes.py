@@ -190,7 +190,18 @@ def register(hub: Hub, registrar: Registrar) -> None:
         return json_response({"accepted": accepted, "duplicate": not accepted}, status=202)
 
     tags = ("devices",)
-    registrar.http_route("GET", "/api/devices", list_devices, auth=user, tags=tags)
+    registrar.http_route(
+        "GET",
+        "/api/devices",
+        list_devices,
+        auth=user,
+        tags=tags,
+        description=(
+            "A JSON array of at most `limit` devices (1-1000, default 1000) and 512 KiB, in "
+            'id order. When more follow, the answer carries `Link: <...>; rel="next"` and '
+            "`X-Next-Cursor`; pass that as `cursor` for the next page."
+        ),
+    )
     registrar.http_route("GET", "/api/devices/{device_id}", get_device, auth=user, tags=tags)
     managers = requires("user", roles=("owner", "admin"))
     registrar.http_route(

@@ -55,6 +55,10 @@ def build_openapi(registrations: Registrations, *, title: str) -> dict[str, Any]
                 "required": True,
                 "content": {"application/json": {"schema": route.request_schema}},
             }
+            operation["responses"]["415"] = {
+                "description": "The body is not declared Content-Type: application/json",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
         paths.setdefault(path, {})[route.method.lower()] = operation
     schemes = {}
     for name in sorted(used_schemes):

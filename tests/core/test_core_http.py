@@ -139,6 +139,8 @@ async def test_openapi_lists_every_registered_route_with_its_security(authed_hub
     assert document["paths"]["/api/echo/claim"]["post"]["security"] == [{"user": []}, {"agent": []}]
     command = document["paths"]["/api/devices/{device_id}/commands"]["post"]
     assert command["parameters"][0]["name"] == "device_id"
+    assert "415" in command["responses"]
+    assert "X-Next-Cursor" in document["paths"]["/api/devices"]["get"]["description"]
     assert command["requestBody"]["content"]["application/json"]["schema"]["required"] == [
         "command"
     ]
