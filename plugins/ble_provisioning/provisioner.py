@@ -212,6 +212,8 @@ class Provisioner:
             if account is not None and existing is None:
                 await accounts.discard(external_id)
             raise
+        if account is not None:
+            accounts.remember(device.id, external_id)
         return {
             "address": candidate.address,
             "protocol": PROTOCOL_CUSTOM,
@@ -391,6 +393,10 @@ class _MqttAccounts:
                 "mqtt_identity_unavailable",
                 f"the device's own MQTT account could not be made: {error}",
             ) from error
+
+    def remember(self, device_id: str, external_id: str) -> None:
+        """Forgetting this device later deletes its account too."""
+        self._runtime.remember_device(device_id, external_id)
 
     async def discard(self, external_id: str) -> None:
         from plugins.mqtt_devices.dynsec import DynsecError

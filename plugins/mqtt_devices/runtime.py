@@ -26,6 +26,7 @@ from .const import DOMAIN, IDENTITIES_DYNSEC, TRANSPORT
 from .drops import DropCounter, printable
 from .dynsec import DynsecAdmin, DynsecError, DynsecUnreachable
 from .embedded_broker import EmbeddedBroker
+from .forgotten import ForgottenDevices
 from .identities import DeviceCredentials, DeviceIdentities
 from .probe import broker_answers
 from .protocol import DeviceProtocol
@@ -72,6 +73,7 @@ class MqttDevicesRuntime:
         self.mode = "external"
         self._sending: set[asyncio.Task[None]] = set()
         self.identities: DeviceIdentities | None = None
+        self.forgotten: ForgottenDevices | None = None
         # "pending" until the broker's roles are in place, then "ready"; "off" or
         # "unavailable" (with identity_error) otherwise.
         self.identity_state = "off"
@@ -130,6 +132,10 @@ class MqttDevicesRuntime:
         listeners = self._hub.registrations.topic_listeners
         if self._topic_added in listeners:
             listeners.remove(self._topic_added)
+        if self.forgotten is not None:
+            self.forgotten.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.forgotten.settle(), STOP_DRAIN_TIMEOUT)
         await self._settle()
         if self.connection is not None:
             await self.connection.stop()
@@ -192,6 +198,9 @@ class MqttDevicesRuntime:
             self.station_id,
             hub_username=address.username,
             legacy_account=self.settings.legacy_device_account,
+        )
+        self.forgotten = ForgottenDevices(
+            self.identities, self._hub.devices, self._hub.bus, self._hub.create_task
         )
         self.identity_state = "pending"
 
@@ -264,6 +273,12 @@ class MqttDevicesRuntime:
             return None
         identities = await self._ensure_identities()
         return await identities.issue(external_id, credentials)
+
+    def remember_device(self, device_id: str, external_id: str) -> None:
+        """A device registered without a handshake (BLE provisioning): revoke its account
+        if it is forgotten."""
+        if self.forgotten is not None:
+            self.forgotten.remember(device_id, external_id)
 
     async def revoke_identity(self, external_id: str) -> None:
         """Delete a device's account, if the hub made it (a provisioning that failed)."""
@@ -369,6 +384,7 @@ class MqttDevicesRuntime:
             info["state"] = "loopback_only"
         if self.identities is not None:
             info["issued"] = self.identities.issued
+            info["revoked"] = self.forgotten.revoked if self.forgotten else 0
             info["legacyAccount"] = self.identities.legacy_account is not None
         return info
 

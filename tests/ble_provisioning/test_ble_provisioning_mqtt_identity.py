@@ -84,6 +84,17 @@ async def test_the_device_gets_its_own_account_and_can_use_it(
         name, ack = await esp.next_json()
     assert name == f"{base}/handshake/ack"
     assert ack["ok"] is True and ack["deviceId"] == body["device"]["id"]
+    # Forgetting the device deletes its account.
+    assert await hub.devices.remove(body["device"]["id"])
+    await mqtt_runtime(hub).forgotten.settle()
+    with pytest.raises(aiomqtt.MqttError):
+        async with device_client(
+            dynsec_broker.url,
+            payload["mqttClientId"],
+            username=payload["mqttUsername"],
+            password=payload["mqttPassword"],
+        ):
+            pass
 
 
 async def test_a_failed_provisioning_leaves_no_account_behind(

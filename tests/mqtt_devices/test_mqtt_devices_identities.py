@@ -278,3 +278,16 @@ async def test_the_shipped_config_with_its_plugin_keeps_devices_apart(start_hub,
         await hub.stop()
     finally:
         broker.stop()
+
+
+async def test_a_forgotten_device_loses_its_account(start_hub, dynsec_mosquitto):
+    hub, runtime = await dynsec_hub(start_hub, dynsec_mosquitto)
+    alice = await runtime.issue_identity("dev-a")
+    async with as_device(dynsec_mosquitto, alice) as a:
+        await a.handshake("dev-a")
+    assert await hub.devices.remove(hub.devices.by_external_id("dev-a").id)
+    await runtime.forgotten.settle()
+    assert runtime.forgotten.revoked == 1
+    with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
+        async with as_device(dynsec_mosquitto, alice):
+            pass
