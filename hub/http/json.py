@@ -55,25 +55,31 @@ def parse_json_bytes(body: bytes) -> Any:
         raise ValueError(f"the JSON is nested deeper than {MAX_NESTING} levels")
     # A NUL can only be spelt as the escape \u0000 in valid JSON, so a body without that
     # byte sequence needs no second look (the common case costs one substring search).
-    if _NUL_ESCAPE in body and _has_nul(data):
-        raise ValueError("a string in the JSON contains a NUL character (\\u0000); remove it")
+    if _NUL_ESCAPE in body:
+        where = _nul_path(data)
+        if where is not None:
+            raise ValueError(
+                f"{where} contains a NUL character (\\u0000), which the hub cannot store; remove it"
+            )
     return data
 
 
-def _has_nul(data: Any) -> bool:
-    """Whether any string or key anywhere in ``data`` holds a NUL, without recursion."""
-    stack: list[Any] = [data]
+def _nul_path(data: Any) -> str | None:
+    """Where the first string or key holding a NUL is (``field 'a.b'``), without recursion."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(data, ())]
     while stack:
-        node = stack.pop()
+        node, path = stack.pop()
         if isinstance(node, str):
             if "\x00" in node:
-                return True
+                return f"field {'.'.join(path)!r}" if path else "the body"
         elif isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
+            for key, value in node.items():
+                if "\x00" in key:
+                    return f"a key in {'.'.join(path)!r}" if path else "a key"
+                stack.append((value, (*path, key)))
         elif isinstance(node, list):
-            stack.extend(node)
-    return False
+            stack.extend((value, (*path, str(index))) for index, value in enumerate(node))
+    return None
 
 
 def bad_text(values: Iterable[str]) -> str | None:

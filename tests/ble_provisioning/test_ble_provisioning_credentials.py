@@ -42,8 +42,12 @@ async def test_invalid_credentials_are_refused_before_any_radio_work(
     status, body = await post_add(api, {"address": ADDRESS, "ssid": ssid, "password": password})
 
     assert status == 400, body
-    assert body["error"]["code"] == "invalid_credentials"
-    assert body["error"]["message"].startswith(f"{field}:")
+    if rule == "NUL":  # refused by the core's JSON reader for every route (hub.http.json)
+        assert body["error"]["code"] == "invalid_json"
+        assert body["error"]["message"].startswith(f"field {field!r}")
+    else:
+        assert body["error"]["code"] == "invalid_credentials"
+        assert body["error"]["message"].startswith(f"{field}:")
     assert rule in body["error"]["message"]
     assert password not in body["error"]["message"] or password == "short"
     assert not device.connected.is_set()  # nothing went over the air
