@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from hub import events
@@ -520,17 +521,59 @@ class DeviceRegistry:
         self, device_id: str, *, limit: int = 100, before: float | None = None
     ) -> list[dict[str, Any]]:
         """Newest first; ``before`` pages by timestamp (exclusive)."""
+        items, _more = await self.history_page(device_id, limit=limit, before=before)
+        return items
+
+    async def history_page(
+        self,
+        device_id: str,
+        *,
+        limit: int = 100,
+        before: float | None = None,
+        max_bytes: int | None = None,
+        chunk: int = 100,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to ``limit`` entries, newest first, and whether older ones remain.
+
+        With ``max_bytes`` the page also ends once the states read add up to that many
+        bytes (never before one entry): a state may be 64 KiB, so 1000 of them would be
+        64 MB. Rows are read ``chunk`` at a time, so memory follows the page, not ``limit``.
+        """
         await self._writer.flush()
         table = tables.device_state_history
-        query = sa.select(table.c.id, table.c.state, table.c.recorded_at).where(
-            table.c.device_id == device_id
-        )
-        if before is not None:
-            query = query.where(table.c.recorded_at < before)
-        query = query.order_by(table.c.recorded_at.desc(), table.c.id.desc()).limit(limit)
+        items: list[dict[str, Any]] = []
+        size = 0
+        after_key: tuple[float, int] | None = None
         async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return [{"state": state, "recordedAt": recorded_at} for _id, state, recorded_at in rows]
+            while len(items) < limit:
+                query = sa.select(table.c.id, table.c.state, table.c.recorded_at).where(
+                    table.c.device_id == device_id
+                )
+                if before is not None:
+                    query = query.where(table.c.recorded_at < before)
+                if after_key is not None:
+                    at, row_id = after_key
+                    query = query.where(
+                        sa.or_(
+                            table.c.recorded_at < at,
+                            sa.and_(table.c.recorded_at == at, table.c.id < row_id),
+                        )
+                    )
+                wanted = min(chunk, limit - len(items))
+                query = query.order_by(table.c.recorded_at.desc(), table.c.id.desc()).limit(
+                    wanted + 1
+                )
+                rows = (await connection.execute(query)).all()
+                for row_id, state, recorded_at in rows[:wanted]:
+                    if max_bytes is not None:
+                        size += len(orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS)) + 48
+                        if items and size > max_bytes:
+                            return items, True
+                    items.append({"state": state, "recordedAt": recorded_at})
+                    after_key = (recorded_at, row_id)
+                if len(rows) <= wanted:
+                    return items, False
+        return items, True
 
     # ---- internals -----------------------------------------------------------------
 

@@ -16,7 +16,13 @@ import voluptuous as vol
 from aiohttp import web
 
 from hub.auth import requires
-from hub.devices.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_CHARS, MAX_PAGE_SIZE, device_page
+from hub.devices.paging import (
+    DEFAULT_PAGE_SIZE,
+    MAX_CURSOR_CHARS,
+    MAX_PAGE_BYTES,
+    MAX_PAGE_SIZE,
+    device_page,
+)
 from hub.devices.registry import DeviceError
 from hub.http.errors import ApiError
 from hub.http.json import json_response, read_json
@@ -137,8 +143,10 @@ def register(hub: Hub, registrar: Registrar) -> None:
         device = device_or_404(request)
         limit = int_query(request, "limit", default=100, low=1, high=1000)
         before = float_query(request, "before")
-        items = await registry.history(device.id, limit=limit, before=before)
-        next_before = items[-1]["recordedAt"] if len(items) == limit else None
+        items, more = await registry.history_page(
+            device.id, limit=limit, before=before, max_bytes=MAX_PAGE_BYTES
+        )
+        next_before = items[-1]["recordedAt"] if more and items else None
         return json_response({"items": items, "nextBefore": next_before})
 
     async def send_command(request: web.Request) -> web.Response:

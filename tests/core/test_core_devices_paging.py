@@ -96,3 +96,31 @@ async def test_a_page_stops_at_its_byte_budget_but_never_empty(authed_hub):
     assert len(page.devices) == 2 and page.next_cursor == page.devices[-1].id
     alone = device_page(authed_hub.devices, cursor=None, limit=1000, max_bytes=10)
     assert len(alone.devices) == 1
+
+
+async def test_history_pages_are_bounded_in_bytes_and_lose_nothing(authed_hub, hub_client):
+    """States may be 64 KiB each: 1000 of them would be a 64 MB page."""
+    device = await authed_hub.devices.handshake("cam-1", device_type="cam", transport="echo")
+    big = "y" * 60_000
+    for index in range(30):
+        authed_hub.devices.report_state(device, {"n": index, "blob": big})
+    client = await hub_client(authed_hub, token="user-token")
+    seen: list[int] = []
+    before: float | None = None
+    pages = 0
+    while True:
+        params: dict[str, str] = {"limit": "1000"}
+        if before is not None:
+            params["before"] = repr(before)
+        async with client.get(f"/api/devices/{device.id}/history", params=params) as response:
+            assert response.status == 200
+            body = await response.read()
+        assert len(body) <= MAX_PAGE_BYTES + 64 * 1024
+        page = orjson.loads(body)
+        seen.extend(item["state"]["n"] for item in page["items"])
+        pages += 1
+        before = page["nextBefore"]
+        if before is None:
+            break
+    assert seen == list(range(29, -1, -1))
+    assert pages >= 3
