@@ -19,6 +19,7 @@ from typing import Any
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hub.backoff import Backoff
 
@@ -144,7 +145,11 @@ class MqttConnection:
         if client is None or not self.connected.is_set():
             return
         try:
-            await client.subscribe(pattern, qos=qos)
+            options = self._options(qos)
+            if isinstance(options, SubscribeOptions):
+                await client.subscribe(pattern, options=options)
+            else:
+                await client.subscribe(pattern, qos=qos)
         except aiomqtt.MqttError as error:
             _LOGGER.warning(
                 "Could not subscribe to %s (%s); will retry on reconnect", pattern, error
@@ -221,11 +226,20 @@ class MqttConnection:
             self._sessions_changed.notify_all()
         await self._until_lost_or_stopped(client)
 
+    def _options(self, qos: int) -> int | SubscribeOptions:
+        """MQTT 5: "retain as published", so a retained publish is recognisable as one even
+        when it is delivered live (3.1.1 clears the flag; only replays carry it)."""
+        if self._protocol == 5:
+            return SubscribeOptions(qos=qos, retainAsPublished=True)
+        return qos
+
     async def _subscribe_all(self, client: aiomqtt.Client) -> None:
         filters = self._subscriptions()
         if not filters:
             return
-        granted = await client.subscribe(filters)
+        granted = await client.subscribe(
+            [(pattern, self._options(qos)) for pattern, qos in filters]  # type: ignore[misc]
+        )
         for (pattern, _qos), code in zip(filters, granted, strict=False):
             value = getattr(code, "value", code)
             if isinstance(value, int) and value >= SUBSCRIBE_FAILED:

@@ -233,12 +233,14 @@ class DeviceProtocol:
 
         A retained message is replayed to every new subscription, long after it was sent and
         whoever sent it: applying it would resurrect an old state, repeat an event, or let a
-        forgery outlive its author's access. It is counted and cleared from the broker.
+        forgery outlive its author's access. It is counted and cleared from the broker. With
+        MQTT 5 the hub subscribes with "retain as published", so a device's retained
+        publish is refused the moment it is sent, not only when it is replayed.
         """
+        if not message.payload and message.topic in self._clearing:
+            self._clearing.discard(message.topic)  # our own clearing, echoed back
+            return True
         if not message.retain:
-            if not message.payload and message.topic in self._clearing:
-                self._clearing.discard(message.topic)  # our own clearing, echoed back
-                return True
             return False
         self._drops.drop(
             DROP_RETAINED,

@@ -113,3 +113,26 @@ def test_control_characters_in_topics_never_reach_a_log_line_raw(caplog):
         assert raw not in line
     assert "x\\nWARNING forged line\\x1b[2J\\u2028/state" in line
     assert "\n" not in drops.snapshot()["last"]["bad_external_id"]["topic"]
+
+
+async def test_with_mqtt5_a_live_retained_publish_is_refused_at_once(start_hub, mosquitto):
+    hub = await start_hub(mosquitto.url, protocol="5")
+    runtime = runtime_for(hub)
+    states = EventRecorder(hub.bus, "device_state_changed")
+    async with device_client(mosquitto.url, "watcher") as watcher:
+        await watcher.subscribe(topic("dev", "state"))
+        async with device_client(mosquitto.url, "dev") as device:
+            await device.handshake("dev")
+            await device.publish(topic("dev", "state"), {"stored": True}, retain=True)
+            await device.publish(topic("dev", "state"), {"live": True})
+            await states.wait_for(lambda data: data["state"] == {"live": True})
+        assert [data["state"] for data in states.events] == [{"live": True}]
+        assert runtime.drops.counts.get("retained") == 1
+        # The watcher sees the stored one, the live one, then the hub's clearing.
+        seen = [(await watcher.next_message())[1] for _ in range(3)]
+        assert seen == [b'{"stored":true}', b'{"live":true}', b""]
+        # The hub got its clearing back before this marker: it was not counted as a drop.
+        async with device_client(mosquitto.url, "dev") as device:
+            await device.publish(topic("dev", "state"), {"marker": True})
+            await states.wait_for(lambda data: data["state"] == {"marker": True})
+    assert runtime.drops.counts == {"retained": 1}
