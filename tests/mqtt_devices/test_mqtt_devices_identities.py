@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from typing import Any
 
 import aiomqtt
 import orjson
 import pytest
 
+from hub.cli import main
 from hub.testing.mosquitto import dynsec_missing
 from plugins.mqtt_devices import runtime_for
 from plugins.mqtt_devices.config import parse_broker_url
@@ -291,3 +293,61 @@ async def test_a_forgotten_device_loses_its_account(start_hub, dynsec_mosquitto)
     with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
         async with as_device(dynsec_mosquitto, alice):
             pass
+
+
+async def test_the_simulate_command_with_identities_against_a_hub(start_hub, dynsec_mosquitto):
+    """The real command in its own process: its devices log in as themselves and handshake."""
+    hub, _runtime = await dynsec_hub(start_hub, dynsec_mosquitto)
+    states = EventRecorder(hub.bus, "device_state_changed")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub",
+        "simulate",
+        "--broker",
+        dynsec_mosquitto.url,
+        "--username",
+        dynsec_mosquitto.admin_username,
+        "--password",
+        dynsec_mosquitto.admin_password,
+        "--identities",
+        "--station",
+        STATION,
+        "--devices",
+        "2",
+        "--rate",
+        "20",
+        "--prefix",
+        "cli",
+        "--duration",
+        "30",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        for index in range(2):
+            # A device reports only once its handshake was acked.
+            await states.wait_for(
+                lambda data, i=index: data["externalId"] == f"cli-{i:04d}", within=60
+            )
+    finally:
+        process.terminate()
+        _out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()[-2000:]
+
+
+def test_simulate_identities_need_an_admin_login(capsys):
+    code = main(
+        [
+            "simulate",
+            "--broker",
+            "mqtt://127.0.0.1:1",
+            "--station",
+            "s",
+            "--devices",
+            "1",
+            "--identities",
+        ]
+    )
+    assert code == 2
+    assert "dynsec admin" in capsys.readouterr().err
