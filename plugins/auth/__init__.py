@@ -87,7 +87,14 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
 
 @hookimpl
 async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
-    await hub.data[DOMAIN].start()
+    runtime = hub.data[DOMAIN]
+    await runtime.start()
+    if await runtime.users.count_users() == 0:
+        # A new hub is claimable by whoever onboards first: tell the operator how.
+        hub.add_startup_note(
+            f"No user yet: create the owner in the portal at {hub.http_url}/ (onboarding),"
+            f" or with: station-hub user add NAME --role owner -c {hub.config_dir}"
+        )
 
 
 @hookimpl

@@ -74,6 +74,8 @@ def test_a_bad_key_inside_an_integration_is_printed_and_the_rest_start_degraded(
         ), output
         assert "brokr" in output
         assert "Traceback" not in output
+        # While no user exists, the summary says how to create the owner.
+        assert "No user yet" in output and "station-hub user add NAME --role owner" in output
         # The summary names each integration's state.
         assert "mqtt_devices" in output and "failed" in output
         assert "auth " in output and "running" in output
