@@ -92,8 +92,8 @@ async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
     if await runtime.users.count_users() == 0:
         # A new hub is claimable by whoever onboards first: tell the operator how.
         hub.add_startup_note(
-            f"No user yet: create the owner in the portal at {hub.http_url}/ (onboarding),"
-            f" or with: station-hub user add NAME --role owner -c {hub.config_dir}"
+            f"No user yet: create the owner with: station-hub user add NAME --role owner"
+            f" -c {hub.config_dir} (or POST {hub.http_url}/api/auth/onboarding)"
         )
 
 
