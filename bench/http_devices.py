@@ -2,7 +2,7 @@
 
 Both servers run in their own process on loopback and answer the same JSON (100
 devices); the same client load (keep-alive connections, fixed duration) hits each in
-turn. Prints requests/s for both and the ratio (PRODUCT.md §9 bar: ≥ 0.5).
+turn. Prints requests/s for both and the ratio (target, docs/performance.md: ≥ 0.5).
 
     .venv/bin/python bench/http_devices.py [--seconds 5] [--connections 16]
 """

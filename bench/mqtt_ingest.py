@@ -1,4 +1,4 @@
-"""Ingest rate of the hub's MQTT path against a bare aiomqtt subscriber (PRODUCT.md §9).
+"""Ingest rate of the hub's MQTT path against a bare aiomqtt subscriber (docs/performance.md).
 
     .venv/bin/python -m bench.mqtt_ingest [--messages 50000] [--devices 50] [--rounds 3]
 

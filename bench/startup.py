@@ -4,7 +4,7 @@ integration declared (the shipped config/ with a free port and a private config 
     .venv/bin/python bench/startup.py [--runs 5]
 
 The baseline is the same process with only the core (`hub:` alone), so the figure also
-shows what the integrations add. PRODUCT.md §9 bar: under 1.5 s with all built-ins.
+shows what the integrations add. Target (docs/performance.md): under 1.5 s with all built-ins.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Auth integration: users, roles, station roles, device and agent tokens (PRODUCT.md §4).
+"""Auth integration: users, roles, station roles, device and agent tokens.
 
 Registers the ``user``, ``device`` and ``agent`` auth schemes that routes name in
 ``requires(...)``, the sign-in routes under ``/api/auth``, and the ``station-hub user``

@@ -1,4 +1,4 @@
-"""``station-hub user add``, ``user list`` (PRODUCT.md §3) and ``user passwd``.
+"""``station-hub user add``, ``user list`` and ``user passwd``.
 
 ``user passwd`` is the way back in for an owner who forgot their password: whoever can
 run commands on the station can set it.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 DOMAIN = "auth"
 
-# Global roles, strongest first (PRODUCT.md §4).
+# Global roles, strongest first (docs/auth.md).
 ROLE_OWNER = "owner"
 ROLE_ADMIN = "admin"
 ROLE_USER = "user"

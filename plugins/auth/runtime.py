@@ -70,7 +70,7 @@ class AuthRuntime:
         await asyncio.to_thread(self.passwords.dummy_hash)
 
     async def token_response(self, user: User) -> dict[str, Any]:
-        """The OAuth-style answer of login, refresh and onboarding (PRODUCT.md §4)."""
+        """The OAuth-style answer of login, refresh and onboarding (docs/auth.md)."""
         return {
             "access_token": self.codec.issue(user.id, user.role),
             "token_type": "Bearer",

@@ -1,6 +1,6 @@
 """BLE provisioning: find ESP32 devices in provisioning mode and put them on the network.
 
-PRODUCT.md §7. Devices speaking the hub's custom GATT protocol receive Wi-Fi credentials
+Devices speaking the hub's custom GATT protocol receive Wi-Fi credentials
 plus the station's details and a fresh device token; Improv Wi-Fi devices receive Wi-Fi
 credentials. The stack is reached through ``BleTransport`` (bleak in production), which
 ``testing/`` drives over bumble's virtual radio. docs/ble-provisioning.md has the details.

@@ -1,4 +1,4 @@
-"""HTTP and WebSocket routes of BLE provisioning (PRODUCT.md §4 and §7).
+"""HTTP and WebSocket routes of BLE provisioning (docs/ble-provisioning.md).
 
 Provisioning hands the station's Wi-Fi passphrase and a device token to a radio peer of
 the caller's choosing, so it is an owner/admin act (``PROVISIONING_ROLES``); the stored

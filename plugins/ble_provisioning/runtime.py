@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-# Start-up must stay fast (PRODUCT.md §9); a slower stack is re-checked in the background.
+# Start-up must stay fast (docs/performance.md: under 1.5 s); a slower stack is re-checked
+# in the background.
 SETUP_PROBE_TIMEOUT = 1.0
 PROBE_TIMEOUT = 10.0
 
