@@ -74,11 +74,15 @@ class DeviceIdentities:
         *,
         hub_username: str | None,
         legacy_account: str | None = None,
+        hub_client_id: str | None = None,
     ) -> None:
         self._admin = admin
         self._station = station_id
         self.hub_username = hub_username
         self.legacy_account = legacy_account
+        # A device's account is bound to the client id named like the device: an id equal
+        # to the hub's (or one of its admin connections') would hand over its session.
+        self.hub_client_id = hub_client_id
         self.issued = 0
 
     # ---- names -------------------------------------------------------------------------
@@ -217,6 +221,12 @@ class DeviceIdentities:
         if external_id in (self.hub_username, self.legacy_account):
             raise IdentityRefused(
                 f"device id {external_id!r} is reserved: it is the hub's or the legacy MQTT account"
+            )
+        hub = self.hub_client_id
+        if hub and (external_id == hub or external_id.startswith(f"{hub}-")):
+            raise IdentityRefused(
+                f"device id {external_id!r} is reserved: it is (or starts like) the hub's MQTT "
+                "client id"
             )
         return DeviceCredentials(external_id, secrets.token_urlsafe(PASSWORD_BYTES), external_id)
 

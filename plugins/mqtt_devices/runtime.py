@@ -198,6 +198,7 @@ class MqttDevicesRuntime:
             self.station_id,
             hub_username=address.username,
             legacy_account=self.settings.legacy_device_account,
+            hub_client_id=self.client_id,
         )
         self.forgotten = ForgottenDevices(
             self.identities, self._hub.devices, self._hub.bus, self._hub.create_task

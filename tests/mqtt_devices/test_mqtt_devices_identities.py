@@ -127,9 +127,15 @@ async def test_no_device_can_take_the_hubs_client_id(start_hub, dynsec_mosquitto
                 pass
     # The hub's session was never taken over.
     assert runtime.connection.connects == sessions and runtime.connection.connected.is_set()
-    # And the hub's own account is not for devices: no identity is issued over it.
-    with pytest.raises(IdentityRefused):
-        await runtime.issue_identity(dynsec_mosquitto.admin_username)
+    # Nor can a device be named so that its own bound client id is the hub's, and the
+    # hub's own account is not for devices: no identity is issued over either.
+    for reserved in (
+        runtime.client_id,
+        f"{runtime.client_id}-dynsec-0",
+        dynsec_mosquitto.admin_username,
+    ):
+        with pytest.raises(IdentityRefused, match="reserved"):
+            await runtime.issue_identity(reserved)
 
 
 async def test_no_device_can_retain_a_command(start_hub, dynsec_mosquitto):

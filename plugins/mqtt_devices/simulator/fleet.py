@@ -162,6 +162,8 @@ class Fleet:
             DynsecAdmin(self.address, client_id_prefix=f"sim-{self.options.station_id}-dynsec"),
             self.options.station_id,
             hub_username=self.address.username,
+            # The hub's default client id (mqtt_devices.client_id may differ).
+            hub_client_id=f"station-hub-{self.options.station_id}",
         )
         self.links = []
         for device in self.devices:
