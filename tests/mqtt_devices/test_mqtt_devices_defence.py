@@ -9,6 +9,7 @@ import logging
 from hub.testing import static_auth
 from hub.testing.mosquitto import free_port
 from plugins.mqtt_devices import runtime_for
+from plugins.mqtt_devices.admission import NewDeviceGate
 from plugins.mqtt_devices.drops import DropCounter
 from tests.mqtt_devices.conftest import hub_config
 from tests.mqtt_devices.helpers import EventRecorder, device_client, topic
@@ -136,3 +137,18 @@ async def test_with_mqtt5_a_live_retained_publish_is_refused_at_once(start_hub, 
             await device.publish(topic("dev", "state"), {"marker": True})
             await states.wait_for(lambda data: data["state"] == {"marker": True})
     assert runtime.drops.counts == {"retained": 1}
+
+
+def test_the_new_device_bucket_refills_at_its_rate():
+    now = [0.0]
+    gate = NewDeviceGate(max_devices=100, per_minute=2, clock=lambda: now[0])
+    assert [gate.refusal(0) for _ in range(2)] == [None, None]
+    assert gate.refusal(0)[0] == "new_device_rate"
+    now[0] = 29.0  # not yet a whole token (2 a minute: one per 30 s)
+    assert gate.refusal(0)[0] == "new_device_rate"
+    now[0] = 31.0
+    assert gate.refusal(0) is None
+    now[0] = 3600.0  # a quiet hour refills the burst, no more
+    answers = [gate.refusal(0) for _ in range(3)]
+    assert answers[:2] == [None, None] and answers[2][0] == "new_device_rate"
+    assert gate.refusal(100)[0] == "device_limit"
