@@ -80,6 +80,7 @@ class MqttDevicesRuntime:
         self.identity_error: str | None = None
         self.identities_ready = asyncio.Event()
         self._retry_setup = True
+        self._setup_lock = asyncio.Lock()
 
     # ---- registration ------------------------------------------------------------------
 
@@ -230,6 +231,10 @@ class MqttDevicesRuntime:
 
     async def _ensure_identities(self) -> DeviceIdentities:
         """The identities, their broker roles in place; retried after a failure."""
+        async with self._setup_lock:  # one setup at a time: a role grant drops sessions
+            return await self._setup_once()
+
+    async def _setup_once(self) -> DeviceIdentities:
         assert self.identities is not None
         if self.identities_ready.is_set():
             return self.identities
