@@ -20,14 +20,13 @@ from hub.auth import requires
 from hub.http.json import json_response
 from hub.registrar import TopicSubscription
 
+from .accounts import DeviceAccounts
 from .config import AUTO, EMBEDDED, BrokerAddress, MqttSettings
-from .connection import MqttConnection, tls_context
-from .const import DOMAIN, IDENTITIES_DYNSEC, TRANSPORT
+from .connection import MqttConnection
+from .const import DOMAIN, TRANSPORT
 from .drops import DropCounter, printable
-from .dynsec import DynsecAdmin, DynsecError, DynsecUnreachable
 from .embedded_broker import EmbeddedBroker
-from .forgotten import ForgottenDevices
-from .identities import DeviceCredentials, DeviceIdentities
+from .identities import DeviceCredentials
 from .probe import broker_answers
 from .protocol import DeviceProtocol
 from .router import TopicRouter, inbox_factory
@@ -72,15 +71,7 @@ class MqttDevicesRuntime:
         self.embedded: EmbeddedBroker | None = None
         self.mode = "external"
         self._sending: set[asyncio.Task[None]] = set()
-        self.identities: DeviceIdentities | None = None
-        self.forgotten: ForgottenDevices | None = None
-        # "pending" until the broker's roles are in place, then "ready"; "off" or
-        # "unavailable" (with identity_error) otherwise.
-        self.identity_state = "off"
-        self.identity_error: str | None = None
-        self.identities_ready = asyncio.Event()
-        self._retry_setup = True
-        self._setup_lock = asyncio.Lock()
+        self.accounts = DeviceAccounts(hub, settings, self.client_id)
 
     # ---- registration ------------------------------------------------------------------
 
@@ -112,9 +103,9 @@ class MqttDevicesRuntime:
             session_expiry=self.settings.session_expiry,
             tls=self.settings.tls,
             on_change=self._connection_changed,
-            before_session=self._before_session,
+            before_session=self.accounts.before_session,
         )
-        self._start_identities(address)
+        self.accounts.start(address, self.mode, self.connection)
         self.transport.connection = self.connection
         self._hub.registrations.topic_listeners.append(self._topic_added)
         self._hub.add_health_info(DOMAIN, self.health)
@@ -133,10 +124,7 @@ class MqttDevicesRuntime:
         listeners = self._hub.registrations.topic_listeners
         if self._topic_added in listeners:
             listeners.remove(self._topic_added)
-        if self.forgotten is not None:
-            self.forgotten.close()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.forgotten.settle(), STOP_DRAIN_TIMEOUT)
+        await self.accounts.stop()
         await self._settle()
         if self.connection is not None:
             await self.connection.stop()
@@ -175,121 +163,21 @@ class MqttDevicesRuntime:
         assert settings.address is not None
         return settings.address
 
-    def _start_identities(self, address: BrokerAddress) -> None:
-        """Prepare per-device accounts in the background; start-up never waits on it."""
-        if self.mode == "embedded":
-            # Loopback only (see EmbeddedBroker): no LAN device can reach it at all.
-            return
-        if self.settings.device_identities != IDENTITIES_DYNSEC:
-            _LOGGER.warning(
-                "SECURITY: mqtt_devices.device_identities is off: every client that can log in "
-                "to %s can publish as any device, read every command and take over sessions. "
-                "Load Mosquitto's dynamic security plugin (config/mosquitto.conf) and set "
-                "device_identities: dynsec",
-                address.url,
-            )
-            return
-        admin = DynsecAdmin(
-            address,
-            client_id_prefix=f"{self.client_id}-dynsec",
-            tls_context=tls_context(self.settings.tls) if address.tls else None,
-        )
-        self.identities = DeviceIdentities(
-            admin,
-            self.station_id,
-            hub_username=address.username,
-            legacy_account=self.settings.legacy_device_account,
-            hub_client_id=self.client_id,
-        )
-        self.forgotten = ForgottenDevices(
-            self.identities, self._hub.devices, self._hub.bus, self._hub.create_task
-        )
-        self.identity_state = "pending"
-
-    async def _before_session(self) -> None:
-        """Put the hub's broker role in place before its session publishes anything.
-
-        Mosquitto disconnects a client whose publish it refuses, so a hub without its role
-        would lose each session at its first ``online``. Tried before every attempt while
-        the broker is unreachable; after any other failure (no plugin: a timeout) only
-        ``issue_identity`` tries again, so reconnects are not slowed down.
-        """
-        if self.identities is None or self.identities_ready.is_set() or not self._retry_setup:
-            return
-        try:
-            await self._ensure_identities()
-        except DynsecUnreachable:
-            self._retry_setup = True
-        except DynsecError as error:
-            self._retry_setup = False
-            _LOGGER.error(
-                "SECURITY: per-device MQTT identities are unavailable (%s). Devices cannot be "
-                "given their own broker accounts; set device_identities: off only for a broker "
-                "without the plugin",
-                error,
-            )
-
-    async def _ensure_identities(self) -> DeviceIdentities:
-        """The identities, their broker roles in place; retried after a failure."""
-        async with self._setup_lock:  # one setup at a time: a role grant drops sessions
-            return await self._setup_once()
-
-    async def _setup_once(self) -> DeviceIdentities:
-        assert self.identities is not None
-        if self.identities_ready.is_set():
-            return self.identities
-        connection = self.connection
-        live = connection is not None and connection.connected.is_set()
-        connects = connection.connects if connection is not None else 0
-        try:
-            kicked = await self.identities.setup()
-        except DynsecError as error:
-            self.identity_state = "unavailable"
-            self.identity_error = str(error)
-            raise
-        if kicked and live and connection is not None:
-            # The broker dropped the hub's live session to apply its new role: ready means
-            # the session that has the role is up (it also says "online" again).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    connection.wait_for_session(connects + 1), FIRST_CONNECT_WAIT
-                )
-        self.identity_state = "ready"
-        self.identity_error = None
-        self.identities_ready.set()
-        return self.identities
+    # ---- per-device accounts (see accounts.py; BLE provisioning calls these) ----------
 
     def new_identity(self, external_id: str) -> DeviceCredentials | None:
-        """Credentials to hand a device before ``issue_identity`` applies them; None when
-        devices get no accounts (identities off, or the loopback-only embedded broker)."""
-        if self.identities is None:
-            return None
-        return self.identities.new_credentials(external_id)
+        return self.accounts.new(external_id)
 
     async def issue_identity(
         self, external_id: str, credentials: DeviceCredentials | None = None
     ) -> DeviceCredentials | None:
-        """Make (or re-key) a device's broker account (BLE provisioning, tests).
-
-        None when devices get no accounts; raises ``DynsecError`` when they should but the
-        broker cannot make one (the caller refuses to provision rather than hand out a
-        device that cannot log in), ``IdentityRefused`` for an id the hub may not use.
-        """
-        if self.identities is None:
-            return None
-        identities = await self._ensure_identities()
-        return await identities.issue(external_id, credentials)
+        return await self.accounts.issue(external_id, credentials)
 
     def remember_device(self, device_id: str, external_id: str) -> None:
-        """A device registered without a handshake (BLE provisioning): revoke its account
-        if it is forgotten."""
-        if self.forgotten is not None:
-            self.forgotten.remember(device_id, external_id)
+        self.accounts.remember(device_id, external_id)
 
     async def revoke_identity(self, external_id: str) -> None:
-        """Delete a device's account, if the hub made it (a provisioning that failed)."""
-        if self.identities is not None:
-            await self.identities.revoke(external_id)
+        await self.accounts.revoke(external_id)
 
     async def _start_embedded(self) -> BrokerAddress:
         self.mode = "embedded"
@@ -377,27 +265,14 @@ class MqttDevicesRuntime:
             "backlog": self.router.backlog,
             "handled": dict(self.protocol.handled),
             "commandsSent": self.transport.sent,
-            "identities": self._identity_health(),
+            "identities": self.accounts.health(),
             "dropped": {"total": self.drops.total, **dict(sorted(self.drops.counts.items()))},
         }
-
-    def _identity_health(self) -> dict[str, Any]:
-        info: dict[str, Any] = {
-            "mode": self.settings.device_identities,
-            "state": self.identity_state,
-        }
-        if self.mode == "embedded":
-            info["state"] = "loopback_only"
-        if self.identities is not None:
-            info["issued"] = self.identities.issued
-            info["revoked"] = self.forgotten.revoked if self.forgotten else 0
-            info["legacyAccount"] = self.identities.legacy_account is not None
-        return info
 
     async def _status_route(self, _request: web.Request) -> web.Response:
         """MQTT connection state, counters, and the last dropped message of each kind."""
         status = self.health()
         status["dropped"] = self.drops.snapshot()
-        status["identities"]["error"] = self.identity_error
+        status["identities"]["error"] = self.accounts.error
         status["subscriptions"] = [pattern for pattern, _qos in self.subscriptions()]
         return json_response(status)

@@ -44,7 +44,7 @@ async def provisioning_hub(start_hub, hci_endpoint, broker):
     config = hub_config(hci_endpoint.spec)
     config["mqtt_devices"] = {"broker": broker.admin_url, "reconnect": {"initial": 0.05}}
     hub = await start_hub(config)
-    await asyncio.wait_for(mqtt_runtime(hub).identities_ready.wait(), WAIT)
+    await asyncio.wait_for(mqtt_runtime(hub).accounts.ready.wait(), WAIT)
     return hub
 
 
@@ -86,7 +86,7 @@ async def test_the_device_gets_its_own_account_and_can_use_it(
     assert ack["ok"] is True and ack["deviceId"] == body["device"]["id"]
     # Forgetting the device deletes its account.
     assert await hub.devices.remove(body["device"]["id"])
-    await mqtt_runtime(hub).forgotten.settle()
+    await mqtt_runtime(hub).accounts.forgotten.settle()
     with pytest.raises(aiomqtt.MqttError):
         async with device_client(
             dynsec_broker.url,

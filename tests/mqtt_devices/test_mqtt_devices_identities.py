@@ -23,6 +23,7 @@ from hub.cli import main
 from hub.testing.mosquitto import dynsec_missing
 from plugins.mqtt_devices import runtime_for
 from plugins.mqtt_devices.config import parse_broker_url
+from plugins.mqtt_devices.dynsec import DynsecAdmin
 from plugins.mqtt_devices.identities import DeviceCredentials, IdentityRefused
 from plugins.mqtt_devices.simulator import Fleet, FleetOptions
 from plugins.mqtt_devices.testing import RECOMMENDED, RecommendedMosquitto
@@ -39,7 +40,7 @@ def code(granted: Any) -> int:
 async def dynsec_hub(start_hub, broker, **options: Any):
     hub = await start_hub(broker.admin_url, **options)
     runtime = runtime_for(hub)
-    await asyncio.wait_for(runtime.identities_ready.wait(), WAIT)
+    await asyncio.wait_for(runtime.accounts.ready.wait(), WAIT)
     return hub, runtime
 
 
@@ -175,7 +176,8 @@ async def test_no_device_can_retain_a_command(start_hub, dynsec_mosquitto):
 
 async def test_an_account_the_hub_did_not_make_is_never_taken_over(start_hub, dynsec_mosquitto):
     _hub, runtime = await dynsec_hub(start_hub, dynsec_mosquitto)
-    (answer,) = await runtime.identities._admin.run(
+    admin = DynsecAdmin(parse_broker_url(dynsec_mosquitto.admin_url))
+    (answer,) = await admin.run(
         [{"command": "createClient", "username": "nodered", "password": "its-own-secret"}]
     )
     assert "error" not in answer
@@ -199,8 +201,6 @@ async def test_an_account_the_hub_did_not_make_is_never_taken_over(start_hub, dy
 async def test_the_legacy_account_works_until_a_device_has_its_own(start_hub, dynsec_mosquitto):
     """Migration: devices on the old shared account keep working; a device that got its own
     identity can no longer be impersonated through the shared one."""
-    from plugins.mqtt_devices.dynsec import DynsecAdmin
-
     admin = DynsecAdmin(parse_broker_url(dynsec_mosquitto.admin_url))
     (answer,) = await admin.run(
         [{"command": "createClient", "username": "devices", "password": "shared-secret"}]
@@ -294,8 +294,8 @@ async def test_a_forgotten_device_loses_its_account(start_hub, dynsec_mosquitto)
     async with as_device(dynsec_mosquitto, alice) as a:
         await a.handshake("dev-a")
     assert await hub.devices.remove(hub.devices.by_external_id("dev-a").id)
-    await runtime.forgotten.settle()
-    assert runtime.forgotten.revoked == 1
+    await runtime.accounts.forgotten.settle()
+    assert runtime.accounts.forgotten.revoked == 1
     with pytest.raises(aiomqtt.MqttError, match=r"[Nn]ot authori[sz]ed"):
         async with as_device(dynsec_mosquitto, alice):
             pass
