@@ -2,7 +2,9 @@
 
 The hub keeps one persistent MQTT session; every topic registered with the core (this
 integration's §5 handlers included) is subscribed through it. Bad messages are dropped and
-counted, never fatal. See docs/mqtt-protocol.md for the wire format and
+counted, never fatal. On Mosquitto with its dynamic security plugin each device gets its
+own broker account that may act only as itself (accounts.py, identities.py). See
+docs/mqtt-protocol.md for the wire format, docs/security.md for the threat model and
 docs/performance.md for the ingest measurements.
 """
 
