@@ -5,15 +5,9 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-
-def iso(timestamp: float | None) -> str | None:
-    """Epoch seconds as the ISO 8601 UTC string the API speaks."""
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+from hub.timestamps import iso
 
 
 @dataclass(slots=True)

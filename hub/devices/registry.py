@@ -32,6 +32,7 @@ from hub.devices.models import (
 )
 from hub.events import EventBus
 from hub.registrar import Registrations
+from hub.timestamps import iso
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -403,7 +404,7 @@ class DeviceRegistry:
                 "deviceId": device.id,
                 "externalId": device.external_id,
                 "online": device.online,
-                "lastSeen": device.last_seen,
+                "lastSeen": iso(device.last_seen),
             },
         )
 
@@ -569,7 +570,7 @@ class DeviceRegistry:
                         size += len(orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS)) + 48
                         if items and size > max_bytes:
                             return items, True
-                    items.append({"state": state, "recordedAt": recorded_at})
+                    items.append({"state": state, "recordedAt": iso(recorded_at)})
                     after_key = (recorded_at, row_id)
                 if len(rows) <= wanted:
                     return items, False

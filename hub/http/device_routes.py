@@ -26,7 +26,7 @@ from hub.devices.paging import (
 from hub.devices.registry import DeviceError
 from hub.http.errors import ApiError
 from hub.http.json import json_response, read_json
-from hub.http.query import float_query, int_query
+from hub.http.query import int_query, time_query
 from hub.registrar import Registrar
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def register(hub: Hub, registrar: Registrar) -> None:
         """State history, newest first; page with ``before`` = the last ``recordedAt`` seen."""
         device = device_or_404(request)
         limit = int_query(request, "limit", default=100, low=1, high=1000)
-        before = float_query(request, "before")
+        before = time_query(request, "before")
         items, more = await registry.history_page(
             device.id, limit=limit, before=before, max_bytes=MAX_PAGE_BYTES
         )

@@ -7,12 +7,12 @@ plain ASCII digits and nothing else; anything else is refused rather than guesse
 
 from __future__ import annotations
 
-import math
 import re
 
 from aiohttp import web
 
 from hub.http.errors import ApiError
+from hub.timestamps import parse_iso
 
 _ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
 _ASCII_DECIMAL = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?")
@@ -33,18 +33,17 @@ def int_query(request: web.Request, name: str, *, default: int, low: int, high: 
     return value
 
 
-def float_query(request: web.Request, name: str) -> float | None:
-    """The finite number given as ``name``, or None when absent."""
+def time_query(request: web.Request, name: str) -> float | None:
+    """A point in time given as ``name``: ISO 8601 with an offset (what the API writes),
+    or epoch seconds (what it wrote before); epoch seconds, or None when absent."""
     raw = request.query.get(name)
     if raw is None:
         return None
-    if not _ASCII_DECIMAL.fullmatch(raw):
-        raise ApiError(
-            400,
-            "invalid_query",
-            f"{name} must be a decimal number written with 0-9, '-' and '.', e.g. {name}=1.5",
-        )
-    value = float(raw)
-    if not math.isfinite(value):  # unreachable with 18 digits, kept as the contract
-        raise ApiError(400, "invalid_query", f"{name} must be a finite number")
-    return value
+    if _ASCII_DECIMAL.fullmatch(raw):
+        return float(raw)
+    if not raw.isascii():
+        raise ApiError(400, "invalid_query", f"{name} must be an ISO 8601 time in ASCII")
+    try:
+        return parse_iso(raw)
+    except ValueError as error:
+        raise ApiError(400, "invalid_query", f"{name}: {error}") from None

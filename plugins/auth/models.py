@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hub.timestamps import iso
+
 
 @dataclass(frozen=True, slots=True)
 class User:
@@ -25,8 +27,8 @@ class User:
             "role": self.role,
             "active": self.active,
             "cloudUserId": self.cloud_user_id,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
         }
 
 
@@ -61,8 +63,8 @@ class ApiToken:
         return {
             "id": self.id,
             "name": self.name,
-            "createdAt": self.created_at,
-            "expiresAt": self.expires_at,
+            "createdAt": iso(self.created_at),
+            "expiresAt": iso(self.expires_at),
         }
 
 

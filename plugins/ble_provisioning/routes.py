@@ -22,6 +22,7 @@ from hub.auth import PUBLIC, Principal, requires
 from hub.http.errors import ApiError
 from hub.http.json import dumps, json_response, parse_json_bytes, read_json
 from hub.http.websocket_api import SessionGuard, authenticate_socket
+from hub.timestamps import iso
 from plugins.ble_provisioning.candidates import PROTOCOL_CUSTOM
 from plugins.ble_provisioning.credentials import InvalidCredentials, WifiCredentials, validate
 from plugins.ble_provisioning.provisioner import ProvisioningFailed, ProvisionRequest
@@ -173,7 +174,7 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
         except InvalidCredentials as error:
             raise ApiError(400, "invalid_credentials", str(error)) from None
         updated_at = await runtime.wifi.save(credentials)
-        return json_response({"ssid": credentials.ssid, "updatedAt": updated_at})
+        return json_response({"ssid": credentials.ssid, "updatedAt": iso(updated_at)})
 
     async def get_wifi(request: web.Request) -> web.Response:
         """Which network is stored (never the passphrase)."""
@@ -183,7 +184,7 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
             return json_response({"configured": False, "ssid": None, "updatedAt": None})
         credentials, updated_at = stored
         return json_response(
-            {"configured": True, "ssid": credentials.ssid, "updatedAt": updated_at}
+            {"configured": True, "ssid": credentials.ssid, "updatedAt": iso(updated_at)}
         )
 
     # Authentication happens inside the socket, as for /api/websocket: a browser cannot

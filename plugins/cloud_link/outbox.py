@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub import events
-from hub.devices.models import iso
 from hub.events import Event, EventBus
+from hub.timestamps import iso
 from plugins.cloud_link.const import (
     CHANNEL_EVENTS,
     CHANNEL_PRESENCE,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.devices.models import iso
+from hub.timestamps import iso
 from plugins.cloud_link.const import (
     STATE_AUTH_FAILED,
     STATE_BACKOFF,

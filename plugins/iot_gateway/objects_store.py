@@ -10,12 +10,13 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.timestamps import iso
 
 from .tables import iot_objects
 
@@ -42,10 +43,6 @@ class UpsertResult:
     unchanged: int = 0
 
 
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
-
-
 def as_api_dict(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -54,8 +51,8 @@ def as_api_dict(row: Any) -> dict[str, Any]:
         "type": row.type,
         "description": row.description,
         "metadata": row.metadata,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
     }
 
 

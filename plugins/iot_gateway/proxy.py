@@ -13,6 +13,7 @@ from aiohttp import web
 from hub.auth import requires
 from hub.http.json import json_response, read_body
 from hub.registrar import Handler, Registrar
+from hub.timestamps import iso
 
 from .api_errors import gateway_errors_as_api_errors
 from .const import API_PREFIX, PRIVILEGED_ROLES
@@ -69,7 +70,7 @@ def token_handler(runtime: IotGatewayRuntime) -> Handler:
         """The access token the hub uses with the gateway (for debugging)."""
         pair = await runtime.gateway.tokens.valid_pair()
         return json_response(
-            {"accessToken": pair.access_token, "expiresAt": pair.expires_at},
+            {"accessToken": pair.access_token, "expiresAt": iso(pair.expires_at / 1000)},
             headers={"Cache-Control": "no-store"},
         )
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.timestamps import iso
+
 from .config import GatewaySettings
 from .errors import GatewayNotConfigured
 from .gateway import Gateway
@@ -61,7 +63,7 @@ class IotGatewayRuntime:
         return {
             "baseUrl": str(self.settings.base_url),
             "running": True,
-            "tokenExpiresAt": pair.expires_at if pair else None,
+            "tokenExpiresAt": iso(pair.expires_at / 1000) if pair else None,
             "tokenRefreshes": tokens.refreshes,
             "tokenLogins": tokens.logins,
             "tokenRenewalWaiters": tokens.waiting,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from hub.timestamps import parse_iso
 from plugins.auth import get_user_store, runtime_for
 from tests.auth.conftest import PASSWORD, hub_config, make_cast
 
@@ -126,7 +127,8 @@ async def test_api_token_expiry_and_owner_deactivation(auth_hub, cast, hub_clien
         body={"name": "short-lived", "expiresInDays": 1},
     )
     secret = created["token"]
-    assert created["expiresAt"] > time.time()
+    assert created["expiresAt"].endswith("Z")
+    assert parse_iso(created["expiresAt"]) > time.time()
     assert (await call(client, "GET", "/api/test/user", token=secret))[0] == 200
 
     sessions = runtime_for(auth_hub).sessions

@@ -106,12 +106,12 @@ async def test_history_pages_are_bounded_in_bytes_and_lose_nothing(authed_hub, h
         authed_hub.devices.report_state(device, {"n": index, "blob": big})
     client = await hub_client(authed_hub, token="user-token")
     seen: list[int] = []
-    before: float | None = None
+    before: str | None = None
     pages = 0
     while True:
         params: dict[str, str] = {"limit": "1000"}
         if before is not None:
-            params["before"] = repr(before)
+            params["before"] = before
         async with client.get(f"/api/devices/{device.id}/history", params=params) as response:
             assert response.status == 200
             body = await response.read()
