@@ -13,7 +13,7 @@ import time
 import pytest
 
 from hub.auth import CLOSE_SESSION_EXPIRED, CLOSE_SESSION_REVOKED
-from hub.http import websocket_api
+from hub.http.websocket import session as websocket_session
 from plugins.auth import UserStore, get_user_store
 from tests.auth.conftest import PASSWORD, auth_config, claims_for, hub_config, make_cast, mint
 from tests.auth.live_sockets import WAIT, closed_with, open_socket, still_open
@@ -206,7 +206,7 @@ async def test_a_change_made_by_another_process_closes_the_socket_at_the_next_re
 ):
     """The CLI writes to the same database without this hub's event bus: the periodic
     re-check of the socket's token catches it."""
-    monkeypatch.setattr(websocket_api, "RECHECK_INTERVAL", 0.2)
+    monkeypatch.setattr(websocket_session, "RECHECK_INTERVAL", 0.2)
     hub = await hub_factory(hub_config(auth_config(user_cache_ttl=0)), integrations=integrations)
     cast = await make_cast(hub)
     client = await hub_client(hub)
