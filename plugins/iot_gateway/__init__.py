@@ -1,4 +1,4 @@
-"""IoT gateway integration: an authenticated proxy to the upstream gateway (PRODUCT.md §8).
+"""IoT gateway integration: an authenticated proxy to the upstream gateway (docs/iot-gateway.md).
 
 The portal calls ``/api/iot/*`` with its own login; the hub calls the gateway with the
 app's token, which it keeps fresh in a single database row. Object metadata (what each
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
+from hub.integrations import RUNNING, SETTING_UP, UNAVAILABLE
 
 from .config import CONFIG_SCHEMA, resolve_settings
 from .const import DOMAIN
@@ -49,7 +50,11 @@ def hub_migrations() -> str:
 
 @hookimpl
 def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
-    runtime = IotGatewayRuntime(resolve_settings(config, hub.settings))
+    def report(reachable: bool, reason: str | None) -> None:
+        if hub.integration_state(DOMAIN) in (SETTING_UP, RUNNING, UNAVAILABLE):
+            hub.set_integration_state(DOMAIN, RUNNING if reachable else UNAVAILABLE, reason)
+
+    runtime = IotGatewayRuntime(resolve_settings(config, hub.settings), report)
     hub.data[DOMAIN] = runtime
     register_proxy_routes(registrar, runtime)
     register_object_routes(registrar, runtime)
@@ -60,6 +65,9 @@ async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
     runtime = hub.data[DOMAIN]
     await runtime.start(hub.db.require_engine())
     hub.add_health_info(DOMAIN, runtime.health)
+    # Say now, not at the first failed call, when nothing answers at the configured address.
+    await runtime.reachability.probe()
+    hub.create_task(runtime.reachability.watch(), name="iot_gateway.reachability")
 
 
 @hookimpl

@@ -16,6 +16,7 @@ from .config import GatewaySettings
 from .errors import GatewayNotConfigured
 from .gateway import Gateway
 from .objects_store import ObjectStore
+from .reachability import Reachability, Reporter
 from .token_api import TokenApi
 from .token_manager import TokenManager
 from .token_store import TokenStore
@@ -23,9 +24,14 @@ from .upstream import UpstreamClient
 
 
 class IotGatewayRuntime:
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, report: Reporter | None = None) -> None:
+        """``report(reachable, reason)`` is told when the gateway stops or starts answering
+        (the integration turns it into its state at GET /api/health)."""
         self.settings = settings
-        self.client = UpstreamClient(settings)
+        self.reachability = Reachability(
+            settings.base_url, settings.connect_timeout, report or (lambda _ok, _why: None)
+        )
+        self.client = UpstreamClient(settings, on_reach=self.reachability.seen)
         self._gateway: Gateway | None = None
         self._objects: ObjectStore | None = None
 
@@ -63,6 +69,7 @@ class IotGatewayRuntime:
         return {
             "baseUrl": str(self.settings.base_url),
             "running": True,
+            "reachable": self.reachability.reachable,
             "tokenExpiresAt": iso(pair.expires_at / 1000) if pair else None,
             "tokenRefreshes": tokens.refreshes,
             "tokenLogins": tokens.logins,

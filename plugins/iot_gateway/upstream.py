@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -38,9 +38,16 @@ class UpstreamResponse:
 class UpstreamClient:
     """Sends requests to the fixed upstream paths named by key in ``GatewaySettings``."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        on_reach: Callable[[bool, str | None], None] | None = None,
+    ) -> None:
+        """``on_reach(reachable, detail)`` learns after each call whether the gateway
+        could be reached at all (any HTTP answer counts as reached)."""
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
+        self._on_reach = on_reach
 
     async def start(self) -> None:
         if self._session is not None:
@@ -92,14 +99,17 @@ class UpstreamClient:
                 data = await self._read_capped(response, key)
                 status, response_headers = response.status, response.headers
         except TimeoutError:
+            self._reached(False, f"no answer within {self.settings.timeout:g} s")
             raise GatewayTimeout(
                 f"the IoT gateway did not answer {key} within {self.settings.timeout:g} s"
             ) from None
         except (aiohttp.ClientError, OSError) as error:
+            self._reached(False, f"{type(error).__name__}: {error}")
             raise GatewayUnreachable(
                 f"the IoT gateway at {self.settings.base_url.host} could not be reached "
                 f"({type(error).__name__}: {error})"
             ) from None
+        self._reached(True)
         _LOGGER.debug(
             "%s %s -> %d (%d bytes, %.0f ms)",
             method,
@@ -109,6 +119,10 @@ class UpstreamClient:
             (time.perf_counter() - started) * 1000,
         )
         return UpstreamResponse(status, response_headers, data)
+
+    def _reached(self, reachable: bool, detail: str | None = None) -> None:
+        if self._on_reach is not None:
+            self._on_reach(reachable, detail)
 
     async def _read_capped(self, response: aiohttp.ClientResponse, key: str) -> bytes:
         limit = self.settings.max_response_bytes

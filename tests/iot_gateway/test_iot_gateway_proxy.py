@@ -9,11 +9,12 @@ import sqlite3
 import time
 
 import pytest
+from aiohttp.test_utils import TestServer
 
 from hub.testing import free_port
 from hub.timestamps import parse_iso
 from plugins.iot_gateway import runtime_for
-from tests.iot_gateway.gateway_double import APP_SECRET, Answer, auth, wait_until
+from tests.iot_gateway.gateway_double import APP_SECRET, Answer, GatewayDouble, auth, wait_until
 
 VALUES = "/api/iot/codes/values"
 
@@ -365,8 +366,33 @@ async def test_a_gateway_that_goes_down_mid_life_is_a_502_and_the_hub_keeps_serv
     async with client.post(VALUES, data=b"{}", headers=auth("user")) as response:
         assert response.status == 502
         assert (await response.json())["error"]["code"] == "gateway_unreachable"
+    # The hub keeps serving, and says the gateway is the problem.
     async with client.get("/api/health") as response:
-        assert (await response.json())["integrations"]["iot_gateway"] == "running"
+        assert (await response.json())["integrations"]["iot_gateway"] == "unavailable"
+
+
+async def test_nothing_at_the_address_is_unavailable_with_the_reason_until_it_answers(
+    start_hub, hub_client
+):
+    port = free_port()
+    hub = await start_hub({"base_url": f"http://127.0.0.1:{port}/"})
+    assert hub.integration_state("iot_gateway") == "unavailable"
+    reason = hub.integrations["iot_gateway"].error
+    assert f"127.0.0.1:{port} does not answer" in reason and "iot_gateway.base_url" in reason
+    client = await hub_client(hub)
+    async with client.post(VALUES, data=b"{}", headers=auth("user")) as response:
+        assert response.status == 502
+    # A gateway appears at that address: the next call reaches it and the state follows.
+    double = GatewayDouble()
+    server = TestServer(double.app(), host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        async with client.post(VALUES, data=b"{}", headers=auth("user")) as response:
+            assert response.status == 200
+        assert hub.integration_state("iot_gateway") == "running"
+        assert hub.integrations["iot_gateway"].error is None
+    finally:
+        await server.close()
 
 
 async def test_a_slow_gateway_is_a_504_after_the_configured_timeout(start_hub, hub_client, gateway):
