@@ -181,10 +181,14 @@ class DeviceRegistry:
         device_type: str,
         firmware: str | None = None,
         capabilities: Iterable[str] = (),
+        commands: Iterable[str] = (),
         transport: str,
         name: str | None = None,
     ) -> Device:
-        """Create or refresh a device; the only way a device starts to exist."""
+        """Create or refresh a device; the only way a device starts to exist.
+
+        ``commands`` are those the device says it accepts: they are added to its type's
+        list (a type an integration registered keeps its own)."""
         now = time.time()
         capabilities = [str(item) for item in capabilities]
         device = self._by_external.get(external_id)
@@ -207,7 +211,7 @@ class DeviceRegistry:
         device.handshaken = True
         # A handshake starts a new device session: its event counter may restart.
         device.recent_event_seqs.clear()
-        await self._ensure_type(device_type, capabilities)
+        await self._ensure_type(device_type, capabilities, [str(item) for item in commands])
         values = {
             "external_id": device.external_id,
             "name": device.name,
@@ -587,14 +591,30 @@ class DeviceRegistry:
         if token_digest:
             self._by_token[token_digest] = device.id
 
-    async def _ensure_type(self, name: str, capabilities: list[str]) -> None:
-        if name in self._types or name in self._registrations.device_types:
+    async def _ensure_type(self, name: str, capabilities: list[str], commands: list[str]) -> None:
+        """Record a type first seen in a handshake; later handshakes may add commands."""
+        if name in self._registrations.device_types:
             return
-        device_type = DeviceType(name, "", list(capabilities), [])
+        known = self._types.get(name)
+        if known is not None:
+            added = [command for command in commands if command not in known.commands]
+            if added:
+                known.commands = [*known.commands, *added]
+                async with self._engine.begin() as connection:
+                    await connection.execute(
+                        sa.update(tables.device_types)
+                        .where(tables.device_types.c.name == name)
+                        .values(commands=list(known.commands))
+                    )
+            return
+        device_type = DeviceType(name, "", list(capabilities), list(commands))
         self._types[name] = device_type
         async with self._engine.begin() as connection:
             await connection.execute(
                 sa.insert(tables.device_types).values(
-                    name=name, description="", capabilities=list(capabilities), commands=[]
+                    name=name,
+                    description="",
+                    capabilities=list(capabilities),
+                    commands=list(commands),
                 )
             )

@@ -27,6 +27,8 @@ class Handshake:
     device_type: str
     firmware: str | None
     capabilities: list[str]
+    # The commands the device accepts, so /api/device-types can list them for its type.
+    commands: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,24 @@ def handshake(body: dict[str, Any]) -> Handshake:
             f"'capabilities' must be a list of at most {MAX_CAPABILITIES} names "
             "(1-64 letters, digits or _.:-)"
         )
-    return Handshake(device_type, firmware, capabilities)
+    commands = _names(body.get("commands"), "commands")
+    return Handshake(device_type, firmware, capabilities, commands)
+
+
+def _names(value: Any, key: str) -> list[str]:
+    """An optional list of at most MAX_CAPABILITIES identifiers."""
+    if value is None:
+        return []
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_CAPABILITIES
+        or not all(isinstance(item, str) and NAME.match(item) for item in value)
+    ):
+        raise invalid(
+            f"'{key}' must be a list of at most {MAX_CAPABILITIES} names "
+            "(1-64 letters, digits or _.:-)"
+        )
+    return list(dict.fromkeys(value))
 
 
 def event(body: dict[str, Any]) -> EventReport:

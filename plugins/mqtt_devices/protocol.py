@@ -213,6 +213,7 @@ class DeviceProtocol:
                 device_type=handshake.device_type,
                 firmware=handshake.firmware,
                 capabilities=handshake.capabilities,
+                commands=handshake.commands,
                 transport=TRANSPORT,
             )
         except Exception as error:

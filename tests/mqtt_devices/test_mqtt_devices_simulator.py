@@ -35,6 +35,10 @@ async def test_fleet_handshakes_reports_and_answers_commands(start_hub, mosquitt
         device = hub.devices.by_external_id("sim-0001")
         assert device.type == "esp32-sim" and device.online
         client = await hub_client(hub, token=TOKEN)
+        # The simulator announces what it accepts; the hub lists it for the type.
+        async with client.get("/api/device-types") as response:
+            types = {item["name"]: item for item in await response.json()}
+        assert types["esp32-sim"]["commands"] == ["set", "ping", "reboot", "factory_reset"]
         async with client.post(
             f"/api/devices/{device.id}/commands",
             json={"command": "set", "params": {"relay": True}},

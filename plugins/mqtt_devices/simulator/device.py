@@ -24,6 +24,8 @@ _LOGGER = logging.getLogger(__name__)
 Publish = Callable[[str, bytes, int], Awaitable[None]]
 
 ACK_TIMEOUT = 5.0
+# What _answer implements; announced in the handshake so the hub lists them for the type.
+ACCEPTED_COMMANDS = ("set", "ping", "reboot", "factory_reset")
 EVENT_TYPES = ("button_pressed", "motion_detected", "door_opened", "threshold_crossed")
 
 
@@ -95,6 +97,7 @@ class SimulatedDevice:
             "deviceType": self.device_type,
             "firmware": self.firmware,
             "capabilities": ["temperature", "humidity", "relay"],
+            "commands": list(ACCEPTED_COMMANDS),
         }
         delay = 1.0
         while True:
