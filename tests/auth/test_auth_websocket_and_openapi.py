@@ -6,18 +6,20 @@ import asyncio
 
 import pytest
 
+from hub.http.websocket.messages import HA_VERSION
 from tests.auth.conftest import claims_for, mint
 
 
 async def websocket_auth(client, token):
     async with client.ws_connect("/api/websocket") as socket:
         first = await asyncio.wait_for(socket.receive_json(), 5)
-        assert first["type"] == "auth_required"
+        assert first["type"] == "auth_required" and first["ha_version"] == HA_VERSION
         await socket.send_json({"type": "auth", "access_token": token})
         answer = await asyncio.wait_for(socket.receive_json(), 5)
         if answer["type"] == "auth_ok":
+            assert answer["ha_version"] == HA_VERSION  # what HA's clients read
             await socket.send_json({"id": 1, "type": "ping"})
-            assert (await asyncio.wait_for(socket.receive_json(), 5))["type"] == "pong"
+            assert await asyncio.wait_for(socket.receive_json(), 5) == {"id": 1, "type": "pong"}
         return answer
 
 
