@@ -336,6 +336,9 @@ class Hub:
                 )
             except TimeoutError:
                 integration.fail(f"setup did not finish within {setup_timeout:g} s")
+            except (integrations.SetupError, ConfigError) as error:
+                _LOGGER.error("Integration %s did not start: %s", integration.name, error)
+                integration.fail(f"setup failed: {error}")
             except Exception as error:
                 _LOGGER.exception("Integration %s failed to set up", integration.name)
                 integration.fail(f"setup failed: {error}")

@@ -15,6 +15,12 @@ UNAVAILABLE = "unavailable"
 STOPPED = "stopped"
 
 
+class SetupError(Exception):
+    """Raise from ``hub_setup`` for a failure the operator can fix (a port in use, an
+    address that does not answer): the hub logs its text as one line, without a traceback,
+    and marks the integration failed. The text should name the problem and the fix."""
+
+
 @dataclass(slots=True)
 class Integration:
     name: str

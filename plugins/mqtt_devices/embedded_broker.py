@@ -20,12 +20,14 @@ from typing import Any
 
 from amqtt.broker import Broker
 
+from hub.integrations import SetupError
+
 from .config import BrokerAddress
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class EmbeddedBrokerError(RuntimeError):
+class EmbeddedBrokerError(SetupError):
     """The embedded broker could not start (typically: its port is taken)."""
 
 
@@ -70,6 +72,11 @@ class EmbeddedBroker:
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
         broker = Broker(self._config())
+        amqtt_log = logging.getLogger("amqtt.broker")
+        level = amqtt_log.level
+        # amqtt logs its own traceback when it cannot listen; the error below says it in
+        # one line with the fix, so silence the duplicate for the start only.
+        amqtt_log.setLevel(logging.CRITICAL)
         try:
             await broker.start()
         except Exception as error:
@@ -78,6 +85,8 @@ class EmbeddedBroker:
                 f"({error}); set mqtt_devices.embedded.port to a free port, or point "
                 "mqtt_devices.broker at a running broker"
             ) from error
+        finally:
+            amqtt_log.setLevel(level)
         self._broker = broker
         _LOGGER.info("Embedded MQTT broker listening on %s:%d", self.host, self.port)
 

@@ -262,3 +262,33 @@ def test_unknown_keys_and_integrations_get_a_did_you_mean(tmp_path):
     config = write(tmp_path / "c", "hub:\n  htp: {}\n")
     result = hub_command("check-config", "-c", str(config))
     assert "unknown key 'htp' (did you mean 'http'?)" in result.stderr
+
+
+def test_the_embedded_brokers_port_in_use_is_one_line_and_the_rest_run(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        mqtt_port = taken.getsockname()[1]
+        port = free_port()
+        extra = f"mqtt_devices:\n  broker: embedded\n  embedded:\n    port: {mqtt_port}\n"
+        config = write(tmp_path, hub_yaml(port, extra))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hub", "run", "-c", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=ENV,
+        )
+        try:
+            found, output = wait_for_output(process.stdout, "running at", 60)
+            assert found, output
+            errors = [line for line in output.splitlines() if " ERROR " in line]
+            assert any(
+                f"127.0.0.1:{mqtt_port}" in line and "mqtt_devices.embedded.port" in line
+                for line in errors
+            ), output
+            assert "Traceback" not in output
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
