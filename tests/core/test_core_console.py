@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
@@ -292,3 +293,43 @@ def test_the_embedded_brokers_port_in_use_is_one_line_and_the_rest_run(tmp_path)
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+async def test_ready_is_503_starting_while_an_integration_sets_up(tmp_path):
+    """The HTTP server answers before set-up ends: a probe then hears starting, not ok."""
+    import types
+
+    import aiohttp
+
+    from hub.core import Hub
+    from hub.hookspecs import hookimpl
+    from hub.testing.pytest_plugin import write_config
+
+    entered = asyncio.Event()
+    blocked = types.ModuleType("blocked_setup")
+
+    @hookimpl
+    def hub_setup(hub, config):
+        entered.set()
+        return asyncio.Event().wait()
+
+    blocked.hub_setup = hub_setup
+    port = free_port()
+    write_config(
+        tmp_path,
+        {"hub": {"http": {"host": "127.0.0.1", "port": port}}, "blocked_setup": {}},
+    )
+    hub = Hub(tmp_path, extra_integrations={"blocked_setup": blocked})
+    starting = asyncio.ensure_future(hub.start())
+    try:
+        await asyncio.wait_for(entered.wait(), 20)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/api/health/ready") as response,
+        ):
+            assert response.status == 503
+            assert await response.json() == {"status": "starting", "ready": False}
+    finally:
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        await hub.stop()
