@@ -69,18 +69,7 @@ def handshake(body: dict[str, Any]) -> Handshake:
     firmware = body.get("firmware")
     if firmware is not None and (not isinstance(firmware, str) or len(firmware) > MAX_FIRMWARE):
         raise invalid(f"'firmware' must be a string of at most {MAX_FIRMWARE} characters")
-    capabilities = body.get("capabilities", [])
-    if capabilities is None:
-        capabilities = []
-    if (
-        not isinstance(capabilities, list)
-        or len(capabilities) > MAX_CAPABILITIES
-        or not all(isinstance(item, str) and NAME.match(item) for item in capabilities)
-    ):
-        raise invalid(
-            f"'capabilities' must be a list of at most {MAX_CAPABILITIES} names "
-            "(1-64 letters, digits or _.:-)"
-        )
+    capabilities = _names(body.get("capabilities"), "capabilities")
     commands = _names(body.get("commands"), "commands")
     return Handshake(device_type, firmware, capabilities, commands)
 

@@ -15,6 +15,7 @@ import sys
 import termios
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,27 @@ def hub_yaml(port: int, extra: str = "") -> str:
     return f"hub:\n  station_id: console\n  http:\n    host: 127.0.0.1\n    port: {port}\n{extra}"
 
 
+@contextlib.contextmanager
+def running_hub(config: Path, *options: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``station-hub run`` until it says it runs; yields it with everything printed so
+    far, then stops it with SIGTERM and checks it exits cleanly."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub", "run", "-c", str(config), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=ENV,
+    )
+    try:
+        found, output = wait_for_output(process.stdout, "running at", 60)
+        assert found, output
+        yield process, output
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def get_json(url: str) -> tuple[int, dict]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -59,15 +81,7 @@ def get_json(url: str) -> tuple[int, dict]:
 def test_a_bad_key_inside_an_integration_is_printed_and_the_rest_start_degraded(tmp_path):
     port = free_port()
     config = write(tmp_path, hub_yaml(port, "auth: {}\nmqtt_devices:\n  brokr: auto\n"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hub", "run", "-c", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=ENV,
-    )
-    try:
-        found, output = wait_for_output(process.stdout, "running at", 60)
-        assert found, output
+    with running_hub(config) as (process, output):
         error_lines = [line for line in output.splitlines() if " ERROR " in line]
         assert any(
             "mqtt_devices" in line and "configuration.yaml" in line and "line 8" in line
@@ -85,13 +99,7 @@ def test_a_bad_key_inside_an_integration_is_printed_and_the_rest_start_degraded(
         status, body = get_json(f"http://127.0.0.1:{port}/api/health/ready")
         assert status == 503 and body == {"status": "degraded", "ready": False}
         assert get_json(f"http://127.0.0.1:{port}/api/health/live")[0] == 200
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-        rest = process.stdout.read().decode()
-        assert "stopped in" in rest
-    finally:
-        if process.poll() is None:
-            process.kill()
+    assert "stopped in" in process.stdout.read().decode()
 
 
 @pytest.mark.parametrize("how", ["flag", "yaml"])
@@ -155,23 +163,10 @@ def test_port_flag_wins_over_the_yaml(tmp_path):
         yaml_port = taken.getsockname()[1]
         flag_port = free_port()
         config = write(tmp_path, hub_yaml(yaml_port))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hub", "run", "-c", str(config), "--port", str(flag_port)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=ENV,
-        )
-        try:
-            found, output = wait_for_output(process.stdout, "running at", 60)
-            assert found, output
+        with running_hub(config, "--port", str(flag_port)) as (_process, output):
             assert f"http://127.0.0.1:{flag_port}" in output
             ready = get_json(f"http://127.0.0.1:{flag_port}/api/health/ready")
             assert ready == (200, {"status": "ok", "ready": True})
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=20) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
 
 
 def at_a_terminal(args: list[str]) -> tuple[subprocess.Popen, int]:
@@ -270,29 +265,15 @@ def test_the_embedded_brokers_port_in_use_is_one_line_and_the_rest_run(tmp_path)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         mqtt_port = taken.getsockname()[1]
-        port = free_port()
         extra = f"mqtt_devices:\n  broker: embedded\n  embedded:\n    port: {mqtt_port}\n"
-        config = write(tmp_path, hub_yaml(port, extra))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hub", "run", "-c", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=ENV,
-        )
-        try:
-            found, output = wait_for_output(process.stdout, "running at", 60)
-            assert found, output
+        config = write(tmp_path, hub_yaml(free_port(), extra))
+        with running_hub(config) as (_process, output):
             errors = [line for line in output.splitlines() if " ERROR " in line]
             assert any(
                 f"127.0.0.1:{mqtt_port}" in line and "mqtt_devices.embedded.port" in line
                 for line in errors
             ), output
             assert "Traceback" not in output
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=20) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
 
 
 async def test_ready_is_503_starting_while_an_integration_sets_up(tmp_path):
