@@ -31,7 +31,7 @@ CREDENTIAL_HEADERS = frozenset(
         "set-cookie2",
         "www-authenticate",
         "proxy-authenticate",
-        # The hub's own device credentials (PRODUCT.md §4).
+        # The hub's own device credentials (docs/auth.md).
         "x-device-token",
         "device-token",
     }

@@ -1,4 +1,4 @@
-"""The gateway's two token calls and the shape of their answers (PRODUCT.md §8).
+"""The gateway's two token calls and the shape of their answers (docs/iot-gateway.md).
 
 ``POST {base}/auth/token {appId, appSecret}`` logs the app in; ``POST {base}/auth/refresh
 {appId, refreshToken}`` trades a refresh token for a new pair. Both answer

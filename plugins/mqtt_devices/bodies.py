@@ -1,4 +1,4 @@
-"""The shapes of the §5 bodies a device sends, checked by hand (cheaper than a schema).
+"""The shapes of the bodies a device sends, checked by hand (cheaper than a schema).
 
 Each function takes an already decoded JSON object and returns the fields the device
 registry needs, or raises ``Rejected`` with a message a firmware author can act on.

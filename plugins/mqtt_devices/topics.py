@@ -1,4 +1,4 @@
-"""The topic names of PRODUCT.md §5, built in one place."""
+"""The topic names of the device protocol (docs/mqtt-protocol.md), built in one place."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A real aiohttp server on 127.0.0.1 playing the upstream IoT gateway, and test helpers.
 
-The double implements the token contract of PRODUCT.md §8 with rotating single-use
+The double implements the token contract of docs/iot-gateway.md with rotating single-use
 refresh tokens, checks the bearer token on every other path, records what it received,
 and lets a test choose answers, stall a path, or hold refreshes until released.
 """

@@ -1,4 +1,4 @@
-"""Every bad message of §5 is dropped, counted under its reason, and the hub reads on."""
+"""Every bad device message is dropped, counted under its reason, and the hub reads on."""
 
 from __future__ import annotations
 

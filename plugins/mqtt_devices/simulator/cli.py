@@ -1,4 +1,4 @@
-"""The ``station-hub simulate`` command (PRODUCT.md §3)."""
+"""The ``station-hub simulate`` command."""
 
 from __future__ import annotations
 
