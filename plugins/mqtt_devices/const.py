@@ -1,4 +1,4 @@
-"""Names and limits of the MQTT device protocol (docs/mqtt-protocol.md); the topic shapes are fixed."""
+"""Names and limits of the MQTT device protocol (docs/mqtt-protocol.md); topic shapes are fixed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One simulated ESP32 speaking the device protocol (docs/mqtt-protocol.md): handshake, state, events, heartbeat, commands.
+"""One simulated ESP32 speaking the device protocol: handshake, state, events, heartbeat, commands.
 
 The device does not know how it is connected; it is given a ``publish`` coroutine and is
 told of messages on its own topics through ``on_message``.
