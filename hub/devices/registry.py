@@ -3,6 +3,14 @@
 Reading order for a state message: a transport calls ``report_state`` → memory is updated
 → ``device_state_changed`` fires → a history row is queued on the batch writer. Nothing on
 that path awaits the database; handshakes and commands, which are rare, write through.
+A transport that must know when a report is durable (MQTT acknowledges QoS 1 only then)
+asks ``when_durable``.
+
+A state that carries an integer ``seq`` (increasing per device, restarting after a
+handshake) is recognised when it comes again: a ``seq`` at most ``STATE_SEQ_WINDOW`` below
+the last one applied is a redelivery (a message committed but not acknowledged before a
+crash) and records nothing. The last ``seq`` survives a restart inside the device's
+latest state, which is committed together with its history row.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -35,6 +43,11 @@ from hub.registrar import Registrations
 from hub.timestamps import iso
 
 _LOGGER = logging.getLogger(__name__)
+
+# How far below the last applied state ``seq`` a repeat is still taken for a redelivery.
+# Redeliveries are bounded by the broker's in-flight window (config/mosquitto.conf); a
+# counter that restarted without a handshake falls below this and is accepted again.
+STATE_SEQ_WINDOW = 4096
 
 
 class DeviceError(Exception):
@@ -67,6 +80,8 @@ class DeviceRegistry:
         self._types: dict[str, DeviceType] = {}
         self._commands: dict[str, Command] = {}
         self._presence_task: asyncio.Task[None] | None = None
+        # The ``seq`` of each device's last applied state, for recognising redeliveries.
+        self._state_seqs: dict[str, int] = {}
         # Device ids in order, for paging; rebuilt lazily after a device is added or
         # removed (rare), never on state changes (constant).
         self._sorted_ids: list[str] | None = None
@@ -74,6 +89,7 @@ class DeviceRegistry:
         # last rendering while nothing changed (the portal polls far more than devices
         # change when the site is quiet).
         self.version = 0
+        self.duplicate_states = 0
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -101,6 +117,9 @@ class DeviceRegistry:
                     created_at=row["created_at"],
                 )
                 self._index(device, row["token_hash"])
+                seq = device.state.get("seq")
+                if type(seq) is int:
+                    self._state_seqs[device.id] = seq
             recent = await connection.execute(
                 sa.select(tables.device_events.c.device_id, tables.device_events.c.seq)
                 .where(tables.device_events.c.seq.is_not(None))
@@ -125,6 +144,15 @@ class DeviceRegistry:
 
     async def flush(self) -> None:
         await self._writer.flush()
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once every report made so far is committed to the database."""
+        self._writer.after_commit(callback)
+
+    @property
+    def behind(self) -> bool:
+        """History writes are far behind; a transport may shed what it is allowed to."""
+        return self._writer.behind
 
     # ---- lookups ---------------------------------------------------------------------
 
@@ -211,6 +239,7 @@ class DeviceRegistry:
         device.handshaken = True
         # A handshake starts a new device session: its event counter may restart.
         device.recent_event_seqs.clear()
+        self._state_seqs.pop(device.id, None)
         await self._ensure_type(device_type, capabilities, [str(item) for item in commands])
         values = {
             "external_id": device.external_id,
@@ -309,6 +338,7 @@ class DeviceRegistry:
         self._sorted_ids = None
         self.version += 1
         self._by_external.pop(device.external_id, None)
+        self._state_seqs.pop(device_id, None)
         for digest, owner in list(self._by_token.items()):
             if owner == device_id:
                 del self._by_token[digest]
@@ -325,9 +355,19 @@ class DeviceRegistry:
     # ---- hot path --------------------------------------------------------------------
 
     def report_state(self, device: Device, state: dict[str, Any]) -> bool:
-        """Replace the device's state; fire and record only when it really changed."""
+        """Replace the device's state; fire and record only when it really changed.
+
+        False also for a redelivered state (its ``seq`` was applied already).
+        """
         now = time.time()
         self._seen(device, now)
+        seq = state.get("seq")
+        if type(seq) is int:
+            last = self._state_seqs.get(device.id)
+            if last is not None and last - STATE_SEQ_WINDOW < seq <= last:
+                self.duplicate_states += 1
+                return False
+            self._state_seqs[device.id] = seq
         if state == device.state:
             self._writer.update(tables.devices, device.id, {"last_seen": now})
             return False

@@ -4,6 +4,12 @@ Each session: connect with a stable client id and a persistent session (so QoS 1
 published while the hub was away are waiting for it), subscribe to every registered topic,
 announce ``online`` (retained; the will says ``offline``), then wait for the connection to
 drop or the hub to stop. A drop leads to a new attempt after a backoff with jitter.
+
+Received messages do not pass through here: before each connection ``MessagePump.attach``
+(pump.py) takes paho's message callback and acknowledgements, and from there every message
+goes to the router. Sessions that the broker ends right after they start, again and again,
+mean another client uses the same client id (two hubs with one station id): that is said
+once, as an error with the fix (takeover.py).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from hub.backoff import Backoff
 
 from .config import BrokerAddress, ReconnectPolicy, TlsOptions
 from .const import HUB_OFFLINE, HUB_ONLINE
+from .pump import MessagePump
+from .takeover import TakeoverDetector
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,6 +40,10 @@ CONNECT_TIMEOUT = 10.0
 STATUS_TIMEOUT = 3.0
 SUBSCRIBE_FAILED = 0x80
 PENDING_PUBLISH_WARNING = 1000
+# MQTT 5: how many unacknowledged QoS 1 messages the broker may send us (Receive Maximum).
+# Acks wait for the batch commit, so this is the batch size's ceiling; it matches
+# max_inflight_messages in config/mosquitto.conf, which is what 3.1.1 sessions get.
+RECEIVE_MAXIMUM = 1000
 
 # Connection states shown at /api/health.
 IDLE = "idle"
@@ -64,7 +76,8 @@ class MqttConnection:
         client_id: str,
         status_topic: str,
         subscriptions: Callable[[], list[tuple[str, int]]],
-        queue_type: Callable[..., asyncio.Queue[aiomqtt.Message]],
+        pump: MessagePump,
+        station_id: str | None = None,
         reconnect: ReconnectPolicy,
         keepalive: int = 30,
         protocol: int = 4,
@@ -77,7 +90,8 @@ class MqttConnection:
         self.client_id = client_id
         self.status_topic = status_topic
         self._subscriptions = subscriptions
-        self._queue_type = queue_type
+        self._pump = pump
+        self._takeover = TakeoverDetector(client_id, station_id)
         self._backoff = Backoff(reconnect)
         self._keepalive = keepalive
         self._protocol = protocol
@@ -185,11 +199,18 @@ class MqttConnection:
             try:
                 if self._before_session is not None:
                     await self._before_session()
-                async with self._new_client() as client:
-                    connected_at = loop.time()
-                    self._client = client
-                    await self._session(client)
+                client = self._new_client()
+                session = self._pump.attach(client)
+                try:
+                    async with client:
+                        connected_at = loop.time()
+                        self._client = client
+                        await self._session(client)
+                finally:
+                    self._pump.detach(session)
             except aiomqtt.MqttError as error:
+                lasted = None if connected_at is None else loop.time() - connected_at
+                self._takeover.session_ended(error, lasted)
                 self._lost(str(error) or type(error).__name__)
             except Exception as error:
                 _LOGGER.exception("MQTT connection failed unexpectedly")
@@ -250,9 +271,7 @@ class MqttConnection:
                 )
 
     async def _until_lost_or_stopped(self, client: aiomqtt.Client) -> None:
-        # The inbox never stores messages, so the iterator only returns by raising
-        # MqttError when the connection is lost.
-        lost = asyncio.ensure_future(_next_message(client))
+        lost = asyncio.ensure_future(_connection_lost(client))
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait({lost, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -294,12 +313,12 @@ class MqttConnection:
             "keepalive": self._keepalive,
             "timeout": CONNECT_TIMEOUT,
             "will": aiomqtt.Will(self.status_topic, HUB_OFFLINE, qos=1, retain=True),
-            "queue_type": self._queue_type,
             "tls_context": self._tls_context,
         }
         if self._protocol == 5:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = self._session_expiry
+            properties.ReceiveMaximum = RECEIVE_MAXIMUM
             options.update(protocol=aiomqtt.ProtocolVersion.V5, clean_start=False)
             options["properties"] = properties
         else:
@@ -311,5 +330,10 @@ class MqttConnection:
         return client
 
 
-def _next_message(client: aiomqtt.Client) -> Coroutine[Any, Any, aiomqtt.Message]:
+def _connection_lost(client: aiomqtt.Client) -> Coroutine[Any, Any, aiomqtt.Message]:
+    """Raises MqttError once the connection is lost.
+
+    aiomqtt's message iterator wakes when a message is queued or the connection drops;
+    the pump takes every message before aiomqtt sees it, so only the drop is left.
+    """
     return anext(aiter(client.messages))  # type: ignore[return-value]

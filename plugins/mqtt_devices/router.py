@@ -1,10 +1,11 @@
 """From a received MQTT message to the topic handlers registered with the core.
 
-Messages are handled as paho parses them, inside its read callback: no queue, no task per
-message, and for QoS 1 the PUBACK goes out only after the (synchronous) handlers ran, so
-an acknowledged message has reached the device registry. A handler that returns an
-awaitable (a handshake writes to the database) holds back the messages after it until it
-finishes or times out, so a device's state is never applied before its own handshake.
+The pump (pump.py) calls ``deliver`` as paho parses each message: no queue, no task per
+message. Once the handlers ran, the message's ``done`` (its acknowledgement) is handed to
+``durable``, which calls it when what the handlers queued is committed. A handler that
+returns an awaitable (a handshake writes to the database) holds back the messages after it
+until it finishes or times out, so a device's state is never applied before its own
+handshake, and acknowledgements keep the order the messages came in.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-import aiomqtt
 
 from hub.registrar import MqttMessage, TopicHandler, TopicSubscription, topic_matches
 
@@ -30,6 +29,12 @@ CACHE_LIMIT = 16_384
 # While draining a backlog, give the event loop a turn this often.
 YIELD_EVERY = 256
 
+Done = Callable[[], None]
+
+
+def _at_once(done: Done) -> None:
+    done()
+
 
 class TopicRouter:
     def __init__(
@@ -38,13 +43,15 @@ class TopicRouter:
         drops: DropCounter,
         *,
         handler_timeout: float,
+        durable: Callable[[Done], None] = _at_once,
     ) -> None:
         self._topics = topics
+        self._durable = durable
         self._drops = drops
         self._handler_timeout = handler_timeout
         self._known = len(topics)
         self._cache: dict[str, tuple[TopicHandler, ...]] = {}
-        self._backlog: deque[MqttMessage] = deque()
+        self._backlog: deque[tuple[MqttMessage, Done | None]] = deque()
         self._drain_task: asyncio.Task[None] | None = None
         self.received = 0
 
@@ -73,17 +80,22 @@ class TopicRouter:
             self._cache[topic] = handlers
         return handlers
 
-    def deliver(self, message: MqttMessage) -> None:
-        """Handle one message now, or after the pending async handler; never raises."""
+    def deliver(self, message: MqttMessage, done: Done | None = None) -> None:
+        """Handle one message now, or after the pending async handler; never raises.
+
+        ``done`` (the acknowledgement) goes to ``durable`` once the handlers ran.
+        """
         self.received += 1
         if self._drain_task is not None:
-            self._backlog.append(message)
+            self._backlog.append((message, done))
             return
         pending = self._dispatch(message)
         if pending:
             self._drain_task = asyncio.get_running_loop().create_task(
-                self._drain(pending), name="mqtt-router-drain"
+                self._drain(pending, done), name="mqtt-router-drain"
             )
+        elif done is not None:
+            self._durable(done)
 
     async def idle(self, within: float) -> None:
         """Wait until held-back messages are handled (used before the hub stops)."""
@@ -109,15 +121,19 @@ class TopicRouter:
                 pending.append(result)
         return pending
 
-    async def _drain(self, pending: list[Awaitable[Any]]) -> None:
+    async def _drain(self, pending: list[Awaitable[Any]], first: Done | None) -> None:
         try:
             await self._settle(pending)
+            if first is not None:
+                self._durable(first)
             handled = 0
             while self._backlog:
-                message = self._backlog.popleft()
+                message, done = self._backlog.popleft()
                 later = self._dispatch(message)
                 if later:
                     await self._settle(later)
+                if done is not None:
+                    self._durable(done)
                 handled += 1
                 if handled % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
@@ -151,33 +167,3 @@ class TopicRouter:
             DROP_HANDLER_ERROR, message.topic, f"{name}: {type(error).__name__}: {error}"
         )
         _LOGGER.debug("MQTT topic handler %s failed", name, exc_info=error)
-
-
-class InlineInbox(asyncio.Queue[aiomqtt.Message]):
-    """Takes the place of aiomqtt's incoming-message queue (its ``queue_type`` option).
-
-    aiomqtt puts each message it receives into this queue from paho's read callback;
-    this one hands the message to the router right there instead of storing it, which
-    saves a queue round trip and a task per message. Nothing is ever queued, so aiomqtt's
-    ``messages`` iterator only wakes when the connection is lost.
-    """
-
-    def __init__(self, router: TopicRouter, maxsize: int = 0) -> None:
-        super().__init__(maxsize)
-        self._router = router
-
-    def put_nowait(self, item: aiomqtt.Message) -> None:
-        try:
-            self._router.deliver(MqttMessage(item.topic.value, item.payload, item.qos, item.retain))
-        except Exception:
-            # paho would re-raise into its read loop and drop the connection.
-            _LOGGER.exception("Unexpected error while routing an MQTT message")
-
-
-def inbox_factory(router: TopicRouter) -> Callable[..., asyncio.Queue[aiomqtt.Message]]:
-    """What to pass as aiomqtt's ``queue_type``: it is called as ``queue_type(maxsize=...)``."""
-
-    def make(maxsize: int = 0) -> asyncio.Queue[aiomqtt.Message]:
-        return InlineInbox(router, maxsize)
-
-    return make

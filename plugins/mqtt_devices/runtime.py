@@ -29,7 +29,8 @@ from .embedded_broker import EmbeddedBroker
 from .identities import DeviceCredentials
 from .probe import broker_answers
 from .protocol import DeviceProtocol
-from .router import TopicRouter, inbox_factory
+from .pump import MessagePump
+from .router import TopicRouter
 from .topics import hub_status_topic
 from .transport import MqttCommandTransport
 
@@ -56,7 +57,17 @@ class MqttDevicesRuntime:
         self.client_id = settings.client_id or f"station-hub-{hub.station_id}"
         self.drops = DropCounter()
         self.router = TopicRouter(
-            hub.registrations.topics, self.drops, handler_timeout=settings.handler_timeout
+            hub.registrations.topics,
+            self.drops,
+            handler_timeout=settings.handler_timeout,
+            durable=hub.devices.when_durable,
+        )
+        # Messages enter here (pump.py), ahead of the router, and are acked once durable.
+        self.pump = MessagePump(
+            self.router,
+            self.drops,
+            durable=hub.devices.when_durable,
+            behind=lambda: hub.devices.behind,
         )
         self.protocol = DeviceProtocol(
             hub.station_id,
@@ -96,7 +107,8 @@ class MqttDevicesRuntime:
             client_id=self.client_id,
             status_topic=hub_status_topic(self.station_id),
             subscriptions=self.subscriptions,
-            queue_type=inbox_factory(self.router),
+            pump=self.pump,
+            station_id=self.station_id,
             reconnect=self.settings.reconnect,
             keepalive=self.settings.keepalive,
             protocol=self.settings.protocol,
@@ -109,6 +121,7 @@ class MqttDevicesRuntime:
         self.transport.connection = self.connection
         self._hub.registrations.topic_listeners.append(self._topic_added)
         self._hub.add_health_info(DOMAIN, self.health)
+        self.pump.start(self._hub.create_task)
         self.connection.start(self._hub.create_task)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.connection.first_attempt_done.wait(), FIRST_CONNECT_WAIT)
@@ -135,6 +148,7 @@ class MqttDevicesRuntime:
             task.cancel()
         if self._sending:
             await asyncio.wait(set(self._sending), timeout=1.0)
+        await self.pump.stop()
         if self.embedded is not None:
             await self.embedded.stop()
 
@@ -263,6 +277,7 @@ class MqttDevicesRuntime:
             "connection": self.connection.snapshot() if self.connection else {"state": "idle"},
             "received": self.router.received,
             "backlog": self.router.backlog,
+            "acks": self.pump.snapshot(),
             "handled": dict(self.protocol.handled),
             "commandsSent": self.transport.sent,
             "identities": self.accounts.health(),
