@@ -29,6 +29,7 @@ from hub.plugins import (
     create_plugin_manager,
     load_integration,
 )
+from hub.subcommands import Subcommands
 from hub.yaml_loader import ConfigError
 
 _LOGGER = logging.getLogger("hub")
@@ -99,10 +100,11 @@ def build_parser(*, with_integrations: bool = True) -> argparse.ArgumentParser:
     if not with_integrations:
         return parser
     manager = create_plugin_manager()
+    commands = Subcommands(subparsers)
     for name, entry_point in available_integrations().items():
         try:
             load_integration(manager, name, entry_point)
-            call_for(manager, name, "hub_cli_commands", subparsers=subparsers)
+            call_for(manager, name, "hub_cli_commands", subparsers=commands)
         except Exception as error:  # a broken plugin must not break the CLI
             print(f"warning: integration {name} adds no commands: {error}", file=sys.stderr)
     return parser

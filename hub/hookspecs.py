@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    import argparse
-
     from hub.core import Hub
     from hub.registrar import Registrar
+    from hub.subcommands import Subcommands
 
 PROJECT = "station_hub"
 ENTRY_POINT_GROUP = "station_hub.integrations"
@@ -62,5 +61,5 @@ def hub_shutdown(hub: Hub) -> Awaitable[None] | None:
 
 
 @hookspec
-def hub_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+def hub_cli_commands(subparsers: Subcommands) -> None:
     """Add ``station-hub`` sub-commands; set ``func`` on each parser."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import graphlib
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -44,9 +46,11 @@ class Integration:
 def dependency_order(integrations: dict[str, Integration]) -> list[Integration]:
     """Dependencies first; fails (with a reason) those whose dependencies can't start.
 
-    Kahn's algorithm with a sorted ready-set keeps the order deterministic, which makes
-    start-up logs comparable across runs. ``after`` names count as edges only when they
-    are configured; shutdown walks the same order backwards.
+    The stdlib's ``graphlib`` sorts; each batch of ready names is taken in sorted order,
+    which keeps the order deterministic and start-up logs comparable across runs.
+    ``after`` names count as edges only when they are configured; shutdown walks the same
+    order backwards. On a cycle, what can start still does, and the rest (the cycle and
+    whatever waits on it) fails naming them all.
     """
     for integration in integrations.values():
         for dependency in integration.dependencies:
@@ -54,26 +58,25 @@ def dependency_order(integrations: dict[str, Integration]) -> list[Integration]:
                 integration.fail(
                     f"needs integration {dependency!r}, which is not in the configuration"
                 )
-    remaining = {
-        name: {dep for dep in (*item.dependencies, *item.after) if dep in integrations}
-        for name, item in integrations.items()
-    }
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for name, item in integrations.items():
+        sorter.add(name, *(dep for dep in (*item.dependencies, *item.after) if dep in integrations))
+    # After a CycleError graphlib still hands out every node that does not wait on the
+    # cycle (documented in its source: "they can continue using the instance").
+    with contextlib.suppress(graphlib.CycleError):
+        sorter.prepare()
     ordered: list[Integration] = []
-    while remaining:
-        ready = sorted(name for name, deps in remaining.items() if not deps - _done(ordered))
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
         if not ready:
-            for name in sorted(remaining):
-                integrations[name].fail("dependency cycle among: " + ", ".join(sorted(remaining)))
-                ordered.append(integrations[name])
             break
-        for name in ready:
-            ordered.append(integrations[name])
-            del remaining[name]
+        ordered.extend(integrations[name] for name in ready)
+        sorter.done(*ready)
+    stuck = sorted(set(integrations) - {item.name for item in ordered})
+    for name in stuck:
+        integrations[name].fail("dependency cycle among: " + ", ".join(stuck))
+        ordered.append(integrations[name])
     return ordered
-
-
-def _done(ordered: list[Integration]) -> set[str]:
-    return {item.name for item in ordered}
 
 
 def fail_dependents(ordered: list[Integration]) -> None:

@@ -1,8 +1,9 @@
 """Finding, loading and calling integrations through pluggy.
 
 The plugin manager is built by a factory, never at import time. Hooks are called one
-integration at a time (``call_for``) so an exception is pinned on the integration that
-raised it instead of aborting a hook call shared by all of them.
+integration at a time (``call_for``, still through pluggy's own calling) so an exception
+is pinned on the integration that raised it instead of aborting a hook call shared by all
+of them.
 """
 
 from __future__ import annotations
@@ -69,13 +70,25 @@ def _hook_names(manager: pluggy.PluginManager) -> Iterable[str]:
 
 
 def call_for(manager: pluggy.PluginManager, name: str, hook: str, **kwargs: Any) -> Any:
-    """Call one integration's implementation of ``hook``; None when it has none."""
+    """Call one integration's implementation of ``hook``; None when it has none.
+
+    The call goes through pluggy (a subset hook caller without the other integrations'
+    implementations), so hook wrappers, tracing (``add_hookcall_monitoring``) and
+    ``set_blocked`` apply as they would to a call shared by all of them, while an
+    exception is still pinned on the one integration that raised it.
+    """
     caller = getattr(manager.hook, hook)
-    for implementation in caller.get_hookimpls():
-        if implementation.plugin_name == name:
-            arguments = {key: kwargs[key] for key in implementation.argnames}
-            return implementation.function(**arguments)
-    return None
+    others = [
+        implementation.plugin
+        for implementation in caller.get_hookimpls()
+        if implementation.plugin_name != name
+        and not (implementation.wrapper or implementation.hookwrapper)
+    ]
+    results = manager.subset_hook_caller(hook, others)(**kwargs)
+    if caller.spec is not None and caller.spec.opts.get("firstresult"):
+        return results
+    # pluggy leaves None results out of the list: an empty list is "returned None".
+    return results[0] if results else None
 
 
 async def resolve(value: Any) -> Any:

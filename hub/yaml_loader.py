@@ -59,10 +59,18 @@ class LineDict(dict[Any, Any]):
 
 
 class _Loader(yaml.SafeLoader):
-    def __init__(self, stream: Any, path: Path, secrets: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        stream: Any,
+        path: Path,
+        secrets: dict[str, Any] | None,
+        includes: tuple[tuple[Path, int], ...] = (),
+    ) -> None:
         super().__init__(stream)
         self.path = path
         self.secrets = secrets
+        # The ``!include`` chain that led here, as (file, line of its !include) pairs.
+        self.includes = includes
 
 
 def _located(loader: _Loader, node: yaml.Node, message: str) -> ConfigError:
@@ -102,7 +110,15 @@ def _include(loader: _Loader, node: yaml.Node) -> Any:
     target = (loader.path.parent / str(relative)).resolve()
     if not target.is_file():
         raise _located(loader, node, f"included file {relative!r} does not exist")
-    return _load_file(target, loader.secrets)
+    line = node.start_mark.line + 1
+    chain = (*loader.includes, (loader.path.resolve(), line))
+    if target in {path for path, _ in chain}:
+        # Without this check the loader recurses until Python's recursion limit.
+        steps = " -> ".join(f"{path.name} (line {at})" for path, at in chain)
+        raise _located(
+            loader, node, f"!include {relative!r} makes a cycle: {steps} -> {target.name}"
+        )
+    return _load_file(target, loader.secrets, chain)
 
 
 def _env_var(loader: _Loader, node: yaml.Node) -> Any:
@@ -123,12 +139,14 @@ _Loader.add_constructor("!include", _include)
 _Loader.add_constructor("!env_var", _env_var)
 
 
-def _load_file(path: Path, secrets: dict[str, Any] | None) -> Any:
+def _load_file(
+    path: Path, secrets: dict[str, Any] | None, includes: tuple[tuple[Path, int], ...] = ()
+) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read: {error}", file=str(path)) from error
-    loader = _Loader(text, path, secrets)
+    loader = _Loader(text, path, secrets, includes)
     try:
         return loader.get_single_data()
     except ConfigError:

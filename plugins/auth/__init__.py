@@ -8,7 +8,6 @@ See docs/auth.md.
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
@@ -27,6 +26,7 @@ from .user_routes import register_user_routes
 if TYPE_CHECKING:
     from hub.core import Hub
     from hub.registrar import Registrar
+    from hub.subcommands import Subcommands
 
 __all__ = [
     "ApiToken",
@@ -103,7 +103,7 @@ def hub_shutdown(hub: Hub) -> None:
 
 
 @hookimpl
-def hub_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+def hub_cli_commands(subparsers: Subcommands) -> None:
     from .cli import add_commands
 
     add_commands(subparsers)

@@ -21,6 +21,7 @@ from hub.cli import EXIT_CONFIG_ERROR, add_config_dir_argument
 from hub.config import read_config_file, validate_core, validate_section
 from hub.db.database import Database, database_url
 from hub.settings import load_settings
+from hub.subcommands import Subcommands
 from hub.yaml_loader import ConfigError
 
 from .config import CONFIG_SCHEMA
@@ -32,7 +33,7 @@ from .store import UserStore
 EXIT_REFUSED = 1
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
+def add_commands(subparsers: Subcommands) -> None:
     user = subparsers.add_parser("user", help="manage the hub's local users")
     commands = user.add_subparsers(dest="user_command", required=True)
 

@@ -10,7 +10,6 @@ docs/performance.md for the ingest measurements.
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
@@ -22,6 +21,7 @@ from .runtime import MqttDevicesRuntime
 if TYPE_CHECKING:
     from hub.core import Hub
     from hub.registrar import Registrar
+    from hub.subcommands import Subcommands
 
 
 def runtime_for(hub: Hub) -> MqttDevicesRuntime | None:
@@ -54,7 +54,7 @@ async def hub_shutdown(hub: Hub) -> None:
 
 
 @hookimpl
-def hub_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+def hub_cli_commands(subparsers: Subcommands) -> None:
     from .simulator.cli import add_simulate_command
 
     add_simulate_command(subparsers)

@@ -1,11 +1,20 @@
 """Keeps hub/hookspecs.py, docs/writing-integrations.md and the tests in step."""
 
+import argparse
 import inspect
 import re
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import sqlalchemy as sa
+import voluptuous as vol
 
 from hub import hookspecs
+from hub.cli import build_parser
 from hub.plugins import call_for, create_plugin_manager
+from hub.subcommands import Subcommands
 
 ROOT = Path(__file__).parents[2]
 HOOKS = {name: fn for name, fn in vars(hookspecs).items() if name.startswith("hub_")}
@@ -34,64 +43,130 @@ def test_hook_specs_have_one_line_docstrings():
         assert function.__doc__ and "\n" not in function.__doc__.strip(), name
 
 
-# --- one test per hook, each against a real plugin manager ---------------------------
+# --- one test per hook: each checks what the core does with it ----------------------
+# A test that only called the hook back would pass even if the core ignored the hook, so
+# each of these starts a real hub (or the real CLI) and looks at the effect.
 
 
-class _Plugin:
-    @hookspecs.hookimpl
-    def hub_dependencies(self):
-        return ["auth"]
-
-    @hookspecs.hookimpl
-    def hub_after_dependencies(self):
-        return ["cloud_link"]
-
-    @hookspecs.hookimpl
-    def hub_config_schema(self):
-        return {"pin": int}
-
-    @hookspecs.hookimpl
-    def hub_migrations(self):
-        return "/somewhere"
-
-    @hookspecs.hookimpl
-    def hub_cli_commands(self, subparsers):
-        subparsers.add_parser("garage")
+def _integration(name: str, **hooks: Callable[..., Any]) -> ModuleType:
+    """A throw-away integration module whose hooks are ``hooks``."""
+    module = ModuleType(name)
+    for hook, function in hooks.items():
+        setattr(module, hook, hookspecs.hookimpl(function))
+    return module
 
 
-def _manager():
-    manager = create_plugin_manager()
-    manager.register(_Plugin(), name="garage")
-    return manager
+def _recording(name: str, seen: list[str], **hooks: Callable[..., Any]) -> ModuleType:
+    """An integration that appends its name to ``seen`` when set up."""
+    return _integration(name, hub_setup=lambda hub, config: seen.append(name), **hooks)
 
 
-def test_hook_hub_dependencies():
-    assert call_for(_manager(), "garage", "hub_dependencies") == ["auth"]
+async def test_hook_hub_dependencies(hub_factory):
+    seen: list[str] = []
+    # "door" sorts before "lamp": only the declared dependency can put lamp first.
+    modules = {
+        "door": _recording("door", seen, hub_dependencies=lambda: ["lamp"]),
+        "lamp": _recording("lamp", seen),
+    }
+    await hub_factory({"door": {}, "lamp": {}}, integrations=modules)
+    assert seen == ["lamp", "door"]
+    alone = await hub_factory({"door": {}}, integrations=modules)
+    assert alone.integration_state("door") == "failed"
+    assert "needs integration 'lamp'" in alone.integrations["door"].error
 
 
-def test_hook_hub_after_dependencies():
-    assert call_for(_manager(), "garage", "hub_after_dependencies") == ["cloud_link"]
+async def test_hook_hub_after_dependencies(hub_factory):
+    seen: list[str] = []
+    modules = {
+        "door": _recording("door", seen, hub_after_dependencies=lambda: ["lamp"]),
+        "lamp": _recording("lamp", seen),
+    }
+    await hub_factory({"door": {}, "lamp": {}}, integrations=modules)
+    assert seen == ["lamp", "door"]
+    alone = await hub_factory({"door": {}}, integrations=modules)
+    assert alone.integration_state("door") == "running"  # optional: runs without it
 
 
-def test_hook_hub_config_schema():
-    assert call_for(_manager(), "garage", "hub_config_schema") == {"pin": int}
+async def test_hook_hub_config_schema(hub_factory):
+    configs: list[dict[str, Any]] = []
+    garage = _integration(
+        "garage",
+        hub_config_schema=lambda: {
+            vol.Required("pin"): int,
+            vol.Optional("seconds", default=3): int,
+        },
+        hub_setup=lambda hub, config: configs.append(config),
+    )
+    await hub_factory({"garage": {"pin": 17}}, integrations={"garage": garage})
+    assert configs == [{"pin": 17, "seconds": 3}]  # validated, defaults filled in
+    refused = await hub_factory({"garage": {"pin": "x"}}, integrations={"garage": garage})
+    assert refused.integration_state("garage") == "failed"
+    assert "garage.pin" in refused.integrations["garage"].error
 
 
-def test_hook_hub_migrations():
-    assert call_for(_manager(), "garage", "hub_migrations") == "/somewhere"
+async def test_hook_hub_migrations(hub_factory, tmp_path):
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "garage_0001.py").write_text(
+        "import sqlalchemy as sa\n"
+        "from alembic import op\n"
+        "revision = 'garage_0001'\n"
+        "down_revision = None\n"
+        "branch_labels = None\n"
+        "depends_on = None\n"
+        "def upgrade():\n"
+        "    op.create_table('garage_doors', sa.Column('id', sa.Integer, primary_key=True))\n"
+        "def downgrade():\n"
+        "    op.drop_table('garage_doors')\n"
+    )
+    garage = _integration("garage", hub_migrations=lambda: str(tmp_path / "migrations"))
+    hub = await hub_factory({"garage": {}}, integrations={"garage": garage})
+    async with hub.db.require_engine().connect() as connection:
+        tables = await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names())
+        version = (await connection.execute(sa.text("SELECT * FROM alembic_version_garage"))).all()
+    assert "garage_doors" in tables
+    assert version == [("garage_0001",)]
 
 
 def test_hook_hub_cli_commands():
-    import argparse
-
-    from hub.cli import build_parser
-
     parser = argparse.ArgumentParser()
     subparsers = parser.add_subparsers(dest="command")
-    call_for(_manager(), "garage", "hub_cli_commands", subparsers=subparsers)
-    assert parser.parse_args(["garage"]).command == "garage"
-    # The real CLI collects commands from installed integrations the same way.
-    assert build_parser().parse_args(["check-config"]).command == "check-config"
+    garage = _integration(
+        "garage",
+        hub_cli_commands=lambda subparsers: subparsers.add_parser("garage").set_defaults(
+            func=lambda args: 7
+        ),
+    )
+    manager = create_plugin_manager()
+    manager.register(garage, name="garage")
+    call_for(manager, "garage", "hub_cli_commands", subparsers=Subcommands(subparsers))
+    args = parser.parse_args(["garage"])
+    assert args.func(args) == 7
+    # The real CLI collects the commands of the installed integrations: auth adds "user".
+    assert build_parser().parse_args(["user", "list"]).command == "user"
+
+
+def test_call_for_goes_through_pluggy():
+    """Wrappers and ``set_blocked`` apply to one integration's call as to any other."""
+    calls: list[str] = []
+
+    class Tracer:
+        @hookspecs.hookimpl(wrapper=True)
+        def hub_migrations(self):
+            calls.append("before")
+            result = yield
+            calls.append(f"after {result}")
+            return result
+
+    manager = create_plugin_manager()
+    manager.register(_integration("garage", hub_migrations=lambda: "/garage"), name="garage")
+    manager.register(_integration("door", hub_migrations=lambda: "/door"), name="door")
+    manager.register(Tracer(), name="tracer")
+    assert call_for(manager, "door", "hub_migrations") == "/door"
+    assert calls == ["before", "after ['/door']"]
+    manager.set_blocked("door")
+    assert call_for(manager, "door", "hub_migrations") is None
+    assert call_for(manager, "garage", "hub_migrations") == "/garage"
 
 
 async def test_hook_hub_register(hub_factory, fakes):
@@ -110,3 +185,4 @@ async def test_hook_hub_shutdown(hub_factory, fakes):
     hub = await hub_factory({"echo": {}}, integrations=fakes)
     await hub.stop()
     assert fakes["echo"].EVENTS == ["setup", "shutdown"]
+    assert hub.integration_state("echo") == "stopped"

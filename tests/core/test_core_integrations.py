@@ -112,13 +112,6 @@ async def test_duplicate_route_is_refused_and_names_the_owner(hub_factory, fakes
         assert (await response.json())["status"] == "degraded"
 
 
-async def test_shutdown_runs_for_running_integrations(hub_factory, fakes):
-    hub = await hub_factory({"echo": {}}, integrations=fakes)
-    await hub.stop()
-    assert fakes["echo"].EVENTS == ["setup", "shutdown"]
-    assert hub.integration_state("echo") == "stopped"
-
-
 def test_registrar_refuses_duplicates_and_malformed_registrations():
     registrations = Registrations()
     first = Registrar(registrations, "one")
