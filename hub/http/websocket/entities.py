@@ -52,7 +52,7 @@ _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 class EntityState:
     """One entity's state, immutable once built (a change builds a new one)."""
 
-    __slots__ = ("attributes", "context_id", "entity_id", "last_changed", "last_updated", "state")
+    __slots__ = ("_context_id", "attributes", "entity_id", "last_changed", "last_updated", "state")
 
     def __init__(
         self,
@@ -61,14 +61,20 @@ class EntityState:
         attributes: dict[str, Any],
         last_changed: float,
         last_updated: float,
-        context_id: str,
     ) -> None:
         self.entity_id = entity_id
         self.state = state
         self.attributes = attributes
         self.last_changed = last_changed
         self.last_updated = last_updated
-        self.context_id = context_id
+        self._context_id: str | None = None
+
+    @property
+    def context_id(self) -> str:
+        """Minted when first asked for: most states are never sent to anyone."""
+        if self._context_id is None:
+            self._context_id = new_context_id(self.last_updated)
+        return self._context_id
 
     def as_dict(self) -> dict[str, Any]:
         """HA's ``State.as_dict()``: what ``get_states`` and ``state_changed`` carry."""
@@ -291,18 +297,13 @@ class EntityStore:
         if old is not None and old.state == text and old.attributes == attributes:
             return  # a heartbeat, or a change HA would not show
         last_changed = now if old is None or old.state != text else old.last_changed
-        new = EntityState(entity_id, text, attributes, last_changed, now, new_context_id(now))
+        new = EntityState(entity_id, text, attributes, last_changed, now)
         self._states[entity_id] = new
         self._notify(EntityChange(entity_id, old, new, now))
 
     def _build(self, device: Device, entity_id: str, changed: float, updated: float) -> EntityState:
         return EntityState(
-            entity_id,
-            entity_state_text(device),
-            entity_attributes(device),
-            changed,
-            updated,
-            new_context_id(updated),
+            entity_id, entity_state_text(device), entity_attributes(device), changed, updated
         )
 
     def _assign(self, device: Device) -> str:

@@ -95,8 +95,12 @@ class EnvelopeCache:
     def __init__(self, size: int = _ENVELOPE_CACHE_SIZE) -> None:
         self._size = size
         self._items: OrderedDict[int, tuple[Event, bytes]] = OrderedDict()
+        self._last: Event | None = None
+        self._last_json = b""
 
     def json(self, event: Event) -> bytes:
+        if event is self._last:
+            return self._last_json  # the common case: the next subscriber of one fire()
         key = id(event)
         cached = self._items.get(key)
         if cached is not None and cached[0] is event:
@@ -113,4 +117,5 @@ class EnvelopeCache:
         self._items[key] = (event, body)
         if len(self._items) > self._size:
             self._items.popitem(last=False)
+        self._last, self._last_json = event, body
         return body
