@@ -1,0 +1,104 @@
+"""Device triggers indexed by event type and device, so a state message costs two lookups.
+
+One bus listener per event type that any trigger watches (none when no trigger does);
+each event is handed only to the triggers watching its device (by hub id or external id,
+whichever the automation named) and to those watching every device. With 1,000
+automations on other devices, a state message costs the listener call and two dict
+lookups (bench/automation_cost.py measures it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from hub.events import Event, EventBus
+
+_LOGGER = logging.getLogger(__name__)
+
+DeviceCallback = Callable[[Event], None]
+
+
+class _TypeIndex:
+    __slots__ = ("any", "by_device", "unlisten")
+
+    def __init__(self) -> None:
+        self.by_device: dict[str, list[DeviceCallback]] = {}
+        self.any: list[DeviceCallback] = []
+        self.unlisten: Callable[[], None] | None = None
+
+
+class DeviceIndex:
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+        self._types: dict[str, _TypeIndex] = {}
+        self.errors = 0
+
+    def listen(
+        self, event_type: str, device: str | None, callback: DeviceCallback
+    ) -> Callable[[], None]:
+        """Call ``callback`` for ``event_type`` events of ``device`` (None: every device).
+
+        Returns the callable that stops it; the bus listener goes when its last user does.
+        """
+        index = self._types.get(event_type)
+        if index is None:
+            index = self._types[event_type] = _TypeIndex()
+            index.unlisten = self._bus.listen(event_type, self._dispatcher(index))
+        if device is None:
+            index.any = [*index.any, callback]
+        else:
+            index.by_device[device] = [*index.by_device.get(device, ()), callback]
+
+        def remove() -> None:
+            if device is None:
+                index.any = [item for item in index.any if item is not callback]
+            else:
+                left = [item for item in index.by_device.get(device, ()) if item is not callback]
+                if left:
+                    index.by_device[device] = left
+                else:
+                    index.by_device.pop(device, None)
+            if not index.any and not index.by_device and self._types.get(event_type) is index:
+                del self._types[event_type]
+                if index.unlisten is not None:
+                    index.unlisten()
+
+        return remove
+
+    def watched_devices(self, event_type: str) -> int:
+        index = self._types.get(event_type)
+        return 0 if index is None else len(index.by_device)
+
+    def _dispatcher(self, index: _TypeIndex) -> Callable[[Event], None]:
+        by_device = index.by_device
+
+        def dispatch(event: Event) -> None:
+            data = event.data
+            device_id = data.get("deviceId")
+            found = by_device.get(device_id) if by_device else None
+            if found:
+                self._call(found, event)
+            external = data.get("externalId")
+            if external is not None and external != device_id and by_device:
+                found = by_device.get(external)
+                if found:
+                    self._call(found, event)
+            if index.any:
+                self._call(index.any, event)
+
+        return dispatch
+
+    def _call(self, callbacks: list[DeviceCallback], event: Event) -> None:
+        for callback in callbacks:
+            try:
+                callback(event)
+            except Exception:
+                # A trigger's bug must not reach the transport that reported the state.
+                self.errors += 1
+                _LOGGER.exception("Automation trigger failed on %s", event.type)
+
+
+def device_key(value: Any) -> str | None:
+    return None if value is None else str(value)
