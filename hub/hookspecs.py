@@ -8,7 +8,7 @@ page and this module in step.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -63,3 +63,8 @@ def hub_shutdown(hub: Hub) -> Awaitable[None] | None:
 @hookspec
 def hub_cli_commands(subparsers: Subcommands) -> None:
     """Add ``station-hub`` sub-commands; set ``func`` on each parser."""
+
+
+@hookspec
+def hub_automation_platforms(register: Callable[[Any], None]) -> None:
+    """Add automation trigger and action types: ``register(TriggerType(...) | ActionType(...))``."""

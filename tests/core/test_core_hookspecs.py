@@ -186,3 +186,39 @@ async def test_hook_hub_shutdown(hub_factory, fakes):
     await hub.stop()
     assert fakes["echo"].EVENTS == ["setup", "shutdown"]
     assert hub.integration_state("echo") == "stopped"
+
+
+def test_hook_hub_automation_platforms():
+    from plugins.automation import ActionType, TriggerType
+    from plugins.automation.platforms import PlatformError, Platforms
+
+    async def open_door(context, config):
+        return {"opened": config["seconds"]}
+
+    class Garage:
+        @hookspecs.hookimpl
+        def hub_automation_platforms(self, register):
+            register(ActionType("garage.open", {"seconds": int}, open_door))
+            register(TriggerType("garage.opened", {}, lambda context, config, fire: lambda: None))
+
+    manager = create_plugin_manager()
+    manager.register(Garage(), name="garage")
+    platforms = Platforms()
+    call_for(
+        manager, "garage", "hub_automation_platforms", register=platforms.register_for("garage")
+    )
+    assert platforms.actions["garage.open"].run is open_door
+    assert platforms.owners[("trigger", "garage.opened")] == "garage"
+    # A second integration cannot take the same name; the refusal names the owner.
+    manager.register(Garage(), name="copycat")
+    try:
+        call_for(
+            manager,
+            "copycat",
+            "hub_automation_platforms",
+            register=platforms.register_for("copycat"),
+        )
+    except PlatformError as error:
+        assert "already provided by garage" in str(error)
+    else:
+        raise AssertionError("a duplicate type name was accepted")
