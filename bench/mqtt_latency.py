@@ -1,9 +1,11 @@
 """End-to-end latency: a device publishes state → a WebSocket API client sees the event.
 
     .venv/bin/python -m bench.mqtt_latency [--messages 3000] [--rate 500] [--devices 20]
+        [--subscribers 1] [--coalesce]
 
 Mosquitto runs with config/mosquitto.conf, the hub in its own process (bench/run_hub.py),
-the publisher and the WebSocket subscriber here. Each state carries its send time
+the publisher and the WebSocket subscribers here (``--subscribers``, each its own
+connection, all counted). Each state carries its send time
 (``time.time_ns()``, one clock for all processes on the machine); the latency is the
 WebSocket arrival time minus that. Messages are paced at ``--rate`` per second.
 """
@@ -60,34 +62,49 @@ async def handshake_all(client: aiomqtt.Client, devices: list[str]) -> None:
                 return
 
 
+async def subscribe(
+    session: aiohttp.ClientSession, http_url: str, coalesce: bool
+) -> aiohttp.ClientWebSocketResponse:
+    """One WebSocket API client subscribed to device_state_changed (coalescing if asked,
+    as home-assistant-js-websocket always asks)."""
+    socket = await session.ws_connect(f"{http_url}/api/websocket")
+    assert (await socket.receive_json())["type"] == "auth_required"
+    await socket.send_json({"type": "auth", "access_token": TOKEN})
+    assert (await socket.receive_json())["type"] == "auth_ok"
+    if coalesce:
+        await socket.send_json(
+            {"id": 1, "type": "supported_features", "features": {"coalesce_messages": 1}}
+        )
+        assert (await socket.receive_json())["success"] is True
+    await socket.send_json(
+        {"id": 2, "type": "subscribe_events", "event_type": "device_state_changed"}
+    )
+    assert (await socket.receive_json())["success"] is True
+    return socket
+
+
 async def measure(args: argparse.Namespace, port: int, http_url: str) -> list[float]:
     devices = device_ids(args.devices)
     latencies: list[float] = []
+    expected = args.messages * args.subscribers
     done = asyncio.Event()
-    async with (
-        aiohttp.ClientSession() as session,
-        session.ws_connect(f"{http_url}/api/websocket") as socket,
-    ):
-        assert (await socket.receive_json())["type"] == "auth_required"
-        await socket.send_json({"type": "auth", "access_token": TOKEN})
-        assert (await socket.receive_json())["type"] == "auth_ok"
-        await socket.send_json(
-            {"id": 1, "type": "subscribe_events", "event_type": "device_state_changed"}
-        )
-        assert (await socket.receive_json())["success"] is True
+    async with aiohttp.ClientSession() as session:
+        sockets = [
+            await subscribe(session, http_url, args.coalesce) for _ in range(args.subscribers)
+        ]
 
-        async def listen() -> None:
+        async def listen(socket: aiohttp.ClientWebSocketResponse) -> None:
             async for message in socket:
                 arrived = time.time_ns()
-                frame = orjson.loads(message.data)
-                sent = frame["event"]["data"]["state"].get("sentAt")
-                if sent is not None:
-                    latencies.append((arrived - sent) / 1e6)
-                    if len(latencies) == args.messages:
-                        done.set()
-                        return
+                frames = orjson.loads(message.data)
+                for frame in frames if isinstance(frames, list) else (frames,):
+                    sent = frame["event"]["data"]["state"].get("sentAt")
+                    if sent is not None:
+                        latencies.append((arrived - sent) / 1e6)
+                if len(latencies) >= expected:
+                    done.set()
 
-        listener = asyncio.ensure_future(listen())
+        listeners = [asyncio.ensure_future(listen(socket)) for socket in sockets]
         async with aiomqtt.Client("127.0.0.1", port) as publisher:
             await handshake_all(publisher, devices)
             period = 1 / args.rate
@@ -103,7 +120,10 @@ async def measure(args: argparse.Namespace, port: int, http_url: str) -> list[fl
                 )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), 10)
-        listener.cancel()
+        for listener in listeners:
+            listener.cancel()
+        for socket in sockets:
+            await socket.close()
     return latencies
 
 
@@ -131,12 +151,13 @@ async def main(args: argparse.Namespace) -> int:
         print("no events arrived")
         return 1
     print(
-        f"{len(latencies)}/{args.messages} state messages at {args.rate:g}/s over {args.devices} "
-        f"devices: publish -> WebSocket event p50 {statistics.median(latencies):.2f} ms, "
+        f"{len(latencies)}/{args.messages * args.subscribers} events ({args.messages} state "
+        f"messages at {args.rate:g}/s over {args.devices} devices, {args.subscribers} "
+        f"WebSocket subscribers{', coalescing' if args.coalesce else ''}): publish -> event p50 {statistics.median(latencies):.2f} ms, "
         f"p90 {percentile(latencies, 0.90):.2f} ms, p99 {percentile(latencies, 0.99):.2f} ms, "
         f"max {max(latencies):.2f} ms"
     )
-    return 0 if len(latencies) == args.messages else 1
+    return 0 if len(latencies) == args.messages * args.subscribers else 1
 
 
 if __name__ == "__main__":
@@ -144,4 +165,8 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--devices", type=int, default=20)
+    parser.add_argument("--subscribers", type=int, default=1, help="WebSocket API clients")
+    parser.add_argument(
+        "--coalesce", action="store_true", help="clients ask for coalesce_messages, as HA's do"
+    )
     raise SystemExit(asyncio.run(main(parser.parse_args())))
