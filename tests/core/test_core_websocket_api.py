@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from hub import __version__, events
+from hub.http.websocket import commands as ws_commands
 from hub.http.websocket import connection as ws_connection
 from hub.http.websocket.messages import HA_VERSION
 from tests.core.fake_integrations import echo
@@ -368,6 +369,10 @@ async def test_subscribe_entities_sends_all_then_compressed_diffs(authed_hub, cl
     diff = (await client.event(subscription))["c"]["station_hub.lamp"]
     assert diff["+"]["s"] == "unavailable" and "lc" in diff["+"]
 
+    await devices.rename(lamp.id, "Hall lamp")
+    diff = (await client.event(subscription))["c"]["station_hub.lamp"]
+    assert diff["+"]["a"] == {"friendly_name": "Hall lamp"}
+
     other = await devices.handshake("other", device_type="x", transport="echo")
     added = await client.event(subscription)
     assert added["a"]["station_hub.other"]["s"] == "unknown"
@@ -466,6 +471,19 @@ async def test_call_service_errors_are_ha_error_frames(authed_hub, client, field
     assert reply["error"]["code"] == code, reply
     assert reply["error"]["message"]
     assert echo.SENT == []
+
+
+async def test_a_failing_command_is_an_unknown_error_frame_and_a_logged_traceback(
+    client, monkeypatch, caplog
+):
+    def broken(_connection, _message_id, _message):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(ws_commands.COMMANDS, "get_config", ws_commands.Command(broken))
+    reply = await client.command("get_config")
+    assert reply["error"] == {"code": "unknown_error", "message": "Unknown error."}
+    assert any(record.exc_info for record in caplog.records if record.levelno == logging.ERROR)
+    assert (await client.command("ping"))["type"] == "pong"
 
 
 # ---- under load ----------------------------------------------------------------------

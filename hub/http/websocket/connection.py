@@ -68,7 +68,6 @@ class Connection:
         self._queue: deque[bytes] = deque()
         self._ready = asyncio.Event()
         self._closing = False
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- out -------------------------------------------------------------------------
 
@@ -166,9 +165,9 @@ class Connection:
             self.error(message_id, messages.ERR_UNKNOWN_ERROR, "Unknown error.")
             return
         if inspect.isawaitable(outcome):
-            task = asyncio.ensure_future(self._finish(kind, message_id, outcome))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            # The hub's task, not the socket's: a command a user sent is carried through
+            # even if they close the tab meanwhile; the hub's stop cancels it.
+            self.hub.create_task(self._finish(kind, message_id, outcome), name=f"ws-{kind}")
 
     async def _finish(self, kind: str, message_id: int, outcome: Any) -> None:
         try:
@@ -213,8 +212,6 @@ class Connection:
             self._closing = True
             self._ready.set()
             self.close_subscriptions()
-            for task in (writer, *self._tasks):
-                task.cancel()
-            for task in (writer, *self._tasks):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
