@@ -116,6 +116,7 @@ class Connection:
                 await self.socket.send_frame(frame, WSMsgType.TEXT)
             except ConnectionError:
                 _LOGGER.debug("A WebSocket client left while being written to")
+                self._closing = True  # nothing more to queue for it
                 return
 
     def _next_batch(self) -> bytes:
