@@ -44,9 +44,6 @@ class Event:
     data: dict[str, Any]
     time_fired: float = field(default_factory=time.time)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "data": self.data, "timeFired": self.time_fired}
-
 
 Listener = Callable[[Event], Any]
 
