@@ -1,8 +1,8 @@
 """One automation at run time: its triggers attached, its runs started by mode, its bounds.
 
 Run modes (as Home Assistant): ``single`` ignores a trigger while a run is going on,
-``restart`` cancels the run and starts again, ``queued`` runs one after another with at
-most ``max`` waiting, ``parallel`` runs up to ``max`` at once. Beyond these, at most
+``restart`` cancels the run and starts again, ``queued`` runs one after another and
+``parallel`` all at once, each with at most ``max`` runs running or waiting. Beyond these, at most
 ``max_runs_per_minute`` runs start in any minute: an automation that triggers itself is
 held there instead of flooding the hub. Each distinct error is logged once, naming the
 automation; every run leaves a trace either way.
@@ -48,7 +48,6 @@ class Automation:
         self._detaches: list[Detach] = []
         self._runs: set[asyncio.Task[None]] = set()
         self._queue = asyncio.Lock()
-        self._waiting = 0
         self._started: deque[float] = deque()
         self._logged: set[str] = set()
         self.last_triggered: float | None = None
@@ -125,10 +124,7 @@ class Automation:
         if mode == "single" and running:
             self.counters["skipped"] += 1
             return None
-        if mode == "parallel" and running >= most:
-            self.counters["skipped"] += 1
-            return None
-        if mode == "queued" and self._waiting >= most:
+        if mode in ("parallel", "queued") and running >= most:
             self.counters["skipped"] += 1
             return None
         if mode == "restart":
@@ -148,11 +144,7 @@ class Automation:
         self, trace: Trace, trigger: dict[str, Any], check_conditions: bool, *, queued: bool
     ) -> None:
         if queued:
-            self._waiting += 1
-            try:
-                await self._queue.acquire()
-            finally:
-                self._waiting -= 1
+            await self._queue.acquire()
             try:
                 await self._execute(trace, trigger, check_conditions)
             finally:
@@ -196,6 +188,9 @@ class Automation:
             trace.end(FAILED, str(error) or type(error).__name__)
             self._log_once(f"failed: {error}")
         finally:
+            # Not running any more from here on: a trigger that the finished event causes
+            # must not be refused by single mode.
+            self._runs.discard(asyncio.current_task())  # type: ignore[arg-type]
             engine.hub.bus.fire(EVENT_AUTOMATION_RUN_FINISHED, trace.as_dict())
 
     def _log_once(self, message: str, *, level: int = logging.ERROR) -> None:
