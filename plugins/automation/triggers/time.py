@@ -3,10 +3,10 @@
 Both compute the next wall-clock instant in the hub's zone (DST-aware: a time that does
 not exist on a spring-forward day fires at the first instant after the gap, a time that
 happens twice on a fall-back day fires once) and sleep towards it in chunks, re-reading
-the wall clock after each. A clock stepped forward past the instant by more than two
-chunks is taken for a jump, not a late wake-up: the missed instant is skipped rather than
-fired late, so a box that boots in 1970 and then learns the date does not fire every
-timer at once. A clock stepped back fires at the instant again only on the next day.
+the wall clock after each, comparing how far it moved with the monotonic clock. When the
+wall clock was stepped, only instants inside the sleep just ended still fire: a box that
+boots in 1970 and then learns the date does not fire every missed timer at once, and a
+clock stepped back does not fire an instant it already fired (it fires again the next day).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from ..clock import MAX_CHUNK
 from ..platforms import Detach, Fire, TriggerContext, TriggerType
 from ..validators import time_of_day
 
-# Later than this past its instant, a wake-up is a clock jump, not a slow loop.
-JUMP_TOLERANCE = 2 * MAX_CHUNK
+# The wall clock moving this much more (or less) than the monotonic one during a sleep is
+# a step (NTP after boot, a manual change), not drift.
+JUMP_THRESHOLD = 5.0
 
 
 def _instants(day: date, at: time, zone: tzinfo) -> list[datetime]:
@@ -139,16 +140,31 @@ def _attach_schedule(
 ) -> Detach:
     clock = context.clock
 
+    def utc_now() -> datetime:
+        # Arithmetic between two times of one ZoneInfo is wall-clock arithmetic (it
+        # ignores a DST change in between); in UTC it is elapsed time.
+        return clock.now().astimezone(UTC)
+
     async def run() -> None:
-        last = clock.now()
+        fired: datetime | None = None
+        target = next_after(utc_now())
         while True:
-            target = next_after(last)
-            while (remaining := (target - clock.now()).total_seconds()) > 0:
+            wall, mono = utc_now(), clock.monotonic()
+            remaining = (target - wall).total_seconds()
+            if remaining > 0:
                 await clock.sleep(min(remaining, MAX_CHUNK))
-            now = clock.now()
-            if (now - target).total_seconds() <= JUMP_TOLERANCE:
-                fire(describe(target))
-            last = max(target, now)
+                slept = clock.monotonic() - mono
+                now = utc_now()
+                if abs((now - wall).total_seconds() - slept) > JUMP_THRESHOLD:
+                    # The wall clock was stepped while we slept. It is right since at
+                    # least the step, so what fell due during the sleep still fires;
+                    # nothing earlier does, and nothing fires twice.
+                    since = now - timedelta(seconds=slept)
+                    target = next_after(since if fired is None else max(since, fired))
+                continue
+            fire(describe(target))
+            fired = target
+            target = next_after(max(target, utc_now()))
 
     task = context.start(run(), name="schedule")
     return task.cancel
