@@ -59,6 +59,16 @@ def _run(schema: Any, value: Any, *path: Any) -> Any:
         raise
 
 
+def _run_step(schema: Any, value: Any, key: str, *path: Any) -> Any:
+    """``_run`` for a step's own settings: an error about the step as a whole points at its
+    ``trigger:``/``condition:``/``action:`` key, so it carries that line."""
+    try:
+        return vol.Schema(schema)(value) if not isinstance(schema, vol.Schema) else schema(value)
+    except vol.Invalid as error:
+        error.prepend([*path] if error.path else [*path, key])
+        raise
+
+
 def _as_list(value: Any, what: str) -> list[Any]:
     if value is None:
         return []
@@ -145,7 +155,7 @@ class Validator:
                 known = ", ".join(sorted(self.platforms.triggers))
                 raise _invalid(f"unknown trigger {name!r} (known: {known})", *path, "trigger")
             return {**common, **rest}
-        return {**common, **_run(schema, rest, *path)}
+        return {**common, **_run_step(schema, rest, "trigger", *path)}
 
     # ---- conditions ----------------------------------------------------------------
 
@@ -174,7 +184,7 @@ class Validator:
         if schema is None:
             known = ", ".join([*condition_types.SCHEMAS, *condition_types.GROUPS])
             raise _invalid(f"unknown condition {kind!r} (known: {known})", *path, "condition")
-        return {"condition": kind, **_run(schema, rest, *path)}
+        return {"condition": kind, **_run_step(schema, rest, "condition", *path)}
 
     # ---- actions -------------------------------------------------------------------
 
@@ -218,7 +228,7 @@ class Validator:
                     f"unknown action {common['action']!r} (known: {known})", *path, "action"
                 )
             return {**common, **rest}
-        return {**common, **_run(schema, rest, *path)}
+        return {**common, **_run_step(schema, rest, "action", *path)}
 
     def _flow(self, value: dict[str, Any], schema: dict[Any, Any], *path: Any) -> dict[str, Any]:
         return _run(

@@ -80,12 +80,20 @@ def device_ref(value: Any) -> str:
     return value
 
 
+def template(value: str) -> str:
+    """A template that compiles (its error message kept: voluptuous would drop it)."""
+    try:
+        return check_template(value)
+    except ValueError as error:
+        raise vol.Invalid(str(error)) from None
+
+
 def template_or(validator: Any) -> Any:
     """``validator``, unless the value is a template (checked, rendered at run time)."""
 
     def validate(value: Any) -> Any:
         if is_template(value):
-            return check_template(value)
+            return template(value)
         return vol.Schema(validator)(value)
 
     return validate
@@ -94,7 +102,7 @@ def template_or(validator: Any) -> Any:
 def any_value(value: Any) -> Any:
     """Any value, but strings that are templates must compile."""
     if is_template(value):
-        return check_template(value)
+        return template(value)
     if isinstance(value, dict):
         return {key: any_value(item) for key, item in value.items()}
     if isinstance(value, list):
