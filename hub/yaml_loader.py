@@ -84,6 +84,10 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+            # YAML 1.1 reads a plain on/off/yes/no as a bool; as a key it is a name
+            # ({on: true} is a device command's parameters), so keep it as written.
+            key = key_node.value
         try:
             hash(key)
         except TypeError:
