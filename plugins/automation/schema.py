@@ -31,6 +31,7 @@ from .const import (
     MODES,
 )
 from .platforms import Platforms
+from .templates import is_template
 from .validators import any_value, duration, template_or
 
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}\Z")
@@ -67,6 +68,12 @@ def _run_step(schema: Any, value: Any, key: str, *path: Any) -> Any:
     except vol.Invalid as error:
         error.prepend([*path] if error.path else [*path, key])
         raise
+
+
+def _only_at_templates(error: vol.Invalid, config: dict[str, Any]) -> bool:
+    """Every complaint is about a top-level value that is a template."""
+    errors = error.errors if isinstance(error, vol.MultipleInvalid) else [error]
+    return all(item.path and is_template(config.get(item.path[0])) for item in errors)
 
 
 def _as_list(value: Any, what: str) -> list[Any]:
@@ -228,7 +235,14 @@ class Validator:
                     f"unknown action {common['action']!r} (known: {known})", *path, "action"
                 )
             return {**common, **rest}
-        return {**common, **_run_step(schema, rest, "action", *path)}
+        try:
+            return {**common, **vol.Schema(schema)(rest)}
+        except vol.Invalid as error:
+            if not _only_at_templates(error, rest):
+                error.prepend([*path] if error.path else [*path, "action"])
+                raise
+        # A value that is a template can only be checked once rendered: the run checks it.
+        return {**common, **_run(any_value, rest, *path)}
 
     def _flow(self, value: dict[str, Any], schema: dict[Any, Any], *path: Any) -> dict[str, Any]:
         return _run(

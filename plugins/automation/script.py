@@ -11,6 +11,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import voluptuous as vol
+
+from hub.http.json import describe_invalid
 
 from .clock import run_with_timeout
 from .conditions import ConditionEnv, compile_conditions
@@ -103,6 +106,11 @@ class Script:
             for key, value in action.items()
             if key not in ("action", "alias", "timeout", "continue_on_error", "enabled")
         }
+        try:
+            # Checked again once rendered: a template's value is known only now.
+            config = self.engine.platforms.action_schema(action["action"])(config)
+        except vol.Invalid as error:
+            raise ValueError(describe_invalid(error)) from None
         context = ActionContext(
             self.engine.hub, self.automation_id, self.engine.clock, self.variables
         )
