@@ -77,7 +77,8 @@ class Script:
         except ActionSkipped as skipped:
             step.outcome, step.error = "skipped", str(skipped)
         except StopRun:
-            step.outcome = "ok"
+            if step.outcome == "running":
+                step.outcome = "ok"
             raise
         except asyncio.CancelledError:
             step.outcome = "cancelled"
