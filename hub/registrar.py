@@ -12,9 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import voluptuous as vol
 from aiohttp import web
 
 from hub.auth import AuthRequirement, AuthScheme
+from hub.http.openapi import request_json_schema
 
 if TYPE_CHECKING:
     from hub.devices.models import Command, Device, DeviceType
@@ -62,6 +64,7 @@ class Route:
     summary: str = ""
     description: str = ""
     tags: tuple[str, ...] = ()
+    # The body's JSON Schema for OpenAPI (converted from the route's voluptuous schema).
     request_schema: dict[str, Any] | None = None
     websocket: bool = False
 
@@ -129,10 +132,16 @@ class Registrar:
         summary: str = "",
         description: str = "",
         tags: tuple[str, ...] = (),
-        request_schema: dict[str, Any] | None = None,
+        request_schema: vol.Schema | vol.All | dict[str, Any] | None = None,
         websocket: bool = False,
     ) -> None:
-        """Register ``handler``; ``auth`` is mandatory so no route is public by accident."""
+        """Register ``handler``; ``auth`` is mandatory so no route is public by accident.
+
+        ``request_schema`` is the voluptuous schema the handler reads its body with
+        (``read_json(request, SCHEMA)``); OpenAPI describes the body from it, so the two
+        cannot disagree. A plain dict is taken as JSON Schema written by hand (the older
+        way, still accepted).
+        """
         method = method.upper()
         if method not in HTTP_METHODS:
             raise RegistrationError(
@@ -153,6 +162,18 @@ class Registrar:
                 f"{self.integration}: route {method} {path} is already registered by "
                 f"{existing.integration}"
             )
+        body_schema = None
+        if isinstance(request_schema, dict):
+            body_schema = request_schema
+        elif request_schema is not None:
+            try:
+                body_schema = request_json_schema(request_schema)
+            except (ValueError, TypeError) as error:
+                raise RegistrationError(
+                    f"{self.integration}: route {method} {path}: the request_schema cannot be "
+                    f"described in OpenAPI ({error}); mark its custom validators with "
+                    "hub.http.openapi.describe(...)"
+                ) from None
         doc = (handler.__doc__ or "").strip()
         self._registrations.routes[key] = Route(
             method=method,
@@ -163,7 +184,7 @@ class Registrar:
             summary=summary or (doc.splitlines()[0] if doc else ""),
             description=description,
             tags=tags or (self.integration,),
-            request_schema=request_schema,
+            request_schema=body_schema,
             websocket=websocket,
         )
 

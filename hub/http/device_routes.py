@@ -26,17 +26,18 @@ from hub.devices.paging import (
 from hub.devices.registry import DeviceError
 from hub.http.errors import ApiError
 from hub.http.json import json_response, read_json
+from hub.http.openapi import describe
 from hub.http.query import int_query, time_query
 from hub.registrar import Registrar
 
 if TYPE_CHECKING:
     from hub.core import Hub
     from hub.devices.models import Device
+    from hub.devices.registry import DeviceRegistry
 
-_NAME_CHARS = "[A-Za-z0-9_.:-]{1,64}"
-# \Z, not $: Python's $ also matches before a trailing newline. JSON Schema patterns are
-# ECMAScript, where $ (without the m flag) is the end of input.
-_NAME = re.compile(rf"^{_NAME_CHARS}\Z")
+# \Z, not $: Python's $ also matches before a trailing newline. OpenAPI shows it as $,
+# ECMAScript's end of input (hub.http.openapi translates).
+_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 
 COMMAND_SCHEMA = vol.Schema(
     {
@@ -46,19 +47,11 @@ COMMAND_SCHEMA = vol.Schema(
         vol.Optional("params", default={}): dict,
     }
 )
-COMMAND_JSON_SCHEMA = {
-    "type": "object",
-    "required": ["command"],
-    "properties": {
-        "command": {"type": "string", "pattern": f"^{_NAME_CHARS}$"},
-        "params": {"type": "object"},
-    },
-    "additionalProperties": False,
-}
 
 MAX_DEVICE_NAME_CHARS = 128
 
 
+@describe(type="string", minLength=1, maxLength=MAX_DEVICE_NAME_CHARS)
 def _display_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_DEVICE_NAME_CHARS:
         raise vol.Invalid(
@@ -70,12 +63,6 @@ def _display_name(value: Any) -> str:
 
 
 RENAME_SCHEMA = vol.Schema({vol.Required("name"): _display_name})
-RENAME_JSON_SCHEMA = {
-    "type": "object",
-    "required": ["name"],
-    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": MAX_DEVICE_NAME_CHARS}},
-    "additionalProperties": False,
-}
 
 DEVICE_EVENT_SCHEMA = vol.Schema(
     {
@@ -86,28 +73,29 @@ DEVICE_EVENT_SCHEMA = vol.Schema(
         vol.Optional("seq"): vol.All(int, vol.Range(min=0, max=2**63 - 1)),
     }
 )
-DEVICE_EVENT_JSON_SCHEMA = {
-    "type": "object",
-    "required": ["type"],
-    "properties": {"type": {"type": "string"}, "data": {}, "seq": {"type": "integer"}},
-}
 
 
-def register(hub: Hub, registrar: Registrar) -> None:
-    registry = hub.devices
-    user = requires("user")
+class DeviceViews:
+    """The device API's handlers, one method each; ``register`` wires them to routes.
 
-    def device_or_404(request: web.Request) -> Device:
-        device = registry.get(request.match_info["device_id"])
+    A class rather than closures inside ``register`` so each handler is importable and
+    can be read (and tested) on its own; the instance holds the registry and the cache
+    of the first page.
+    """
+
+    def __init__(self, registry: DeviceRegistry) -> None:
+        self.registry = registry
+        # The first page with the default size, as last rendered: (registry version,
+        # JSON bytes, next cursor). The portal polls it far more often than devices change.
+        self._rendered: tuple[int, bytes, str | None] = (-1, b"", None)
+
+    def device_or_404(self, request: web.Request) -> Device:
+        device = self.registry.get(request.match_info["device_id"])
         if device is None:
             raise ApiError(404, "device_not_found", "no device with that id")
         return device
 
-    # The first page with the default size, as last rendered: [registry version, JSON
-    # bytes, next cursor]. The portal polls it far more often than devices change.
-    rendered: list[Any] = [-1, b"", None]
-
-    async def list_devices(request: web.Request) -> web.Response:
+    async def list_devices(self, request: web.Request) -> web.Response:
         """Devices with their latest state, in pages of at most 1000 (``limit``); when
         more follow, ``Link: <...>; rel="next"`` and ``X-Next-Cursor`` name the next page."""
         limit = int_query(request, "limit", default=DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
@@ -120,12 +108,12 @@ def register(hub: Hub, registrar: Registrar) -> None:
                 f"(1-{MAX_CURSOR_CHARS} characters)",
             )
         if cursor is None and limit == DEFAULT_PAGE_SIZE:
-            if rendered[0] != registry.version:
-                page = device_page(registry, cursor=None)
-                rendered[:] = [registry.version, page.json_array(), page.next_cursor]
-            body, next_cursor = rendered[1], rendered[2]
+            if self._rendered[0] != self.registry.version:
+                page = device_page(self.registry, cursor=None)
+                self._rendered = (self.registry.version, page.json_array(), page.next_cursor)
+            body, next_cursor = self._rendered[1], self._rendered[2]
         else:
-            page = device_page(registry, cursor=cursor, limit=limit)
+            page = device_page(self.registry, cursor=cursor, limit=limit)
             body, next_cursor = page.json_array(), page.next_cursor
         response = web.Response(body=body, content_type="application/json")
         if next_cursor is not None:
@@ -134,27 +122,27 @@ def register(hub: Hub, registrar: Registrar) -> None:
             response.headers["X-Next-Cursor"] = next_cursor
         return response
 
-    async def get_device(request: web.Request) -> web.Response:
+    async def get_device(self, request: web.Request) -> web.Response:
         """One device with its latest state."""
-        return json_response(device_or_404(request).as_dict())
+        return json_response(self.device_or_404(request).as_dict())
 
-    async def device_history(request: web.Request) -> web.Response:
+    async def device_history(self, request: web.Request) -> web.Response:
         """State history, newest first; page with ``before`` = the last ``recordedAt`` seen."""
-        device = device_or_404(request)
+        device = self.device_or_404(request)
         limit = int_query(request, "limit", default=100, low=1, high=1000)
         before = time_query(request, "before")
-        items, more = await registry.history_page(
+        items, more = await self.registry.history_page(
             device.id, limit=limit, before=before, max_bytes=MAX_PAGE_BYTES
         )
         next_before = items[-1]["recordedAt"] if more and items else None
         return json_response({"items": items, "nextBefore": next_before})
 
-    async def send_command(request: web.Request) -> web.Response:
+    async def send_command(self, request: web.Request) -> web.Response:
         """Send a command to a device; its progress is reported as command_status_changed."""
-        device = device_or_404(request)
+        device = self.device_or_404(request)
         body = await read_json(request, COMMAND_SCHEMA)
         try:
-            command = await registry.send_command(
+            command = await self.registry.send_command(
                 device.id, body["command"], body["params"], source="api"
             )
         except DeviceError as error:
@@ -162,46 +150,53 @@ def register(hub: Hub, registrar: Registrar) -> None:
             raise ApiError(status, error.code, error.message) from None
         return json_response({"commandId": command.id, "status": command.status}, status=202)
 
-    async def get_command(request: web.Request) -> web.Response:
+    async def get_command(self, request: web.Request) -> web.Response:
         """A command's status, while the hub remembers it."""
-        command = registry.command(request.match_info["command_id"])
+        command = self.registry.command(request.match_info["command_id"])
         if command is None:
             raise ApiError(404, "command_not_found", "no recent command with that id")
         return json_response(command.as_dict())
 
-    async def rename_device(request: web.Request) -> web.Response:
+    async def rename_device(self, request: web.Request) -> web.Response:
         """Rename a device (the name people see; its externalId never changes)."""
-        device = device_or_404(request)
+        device = self.device_or_404(request)
         body = await read_json(request, RENAME_SCHEMA)
-        renamed = await registry.rename(device.id, body["name"])
+        renamed = await self.registry.rename(device.id, body["name"])
         if renamed is None:  # removed while the request was being read
             raise ApiError(404, "device_not_found", "no device with that id")
         return json_response(renamed.as_dict())
 
-    async def delete_device(request: web.Request) -> web.Response:
+    async def delete_device(self, request: web.Request) -> web.Response:
         """Forget a device, its history and its events."""
-        device = device_or_404(request)
-        await registry.remove(device.id)
+        device = self.device_or_404(request)
+        await self.registry.remove(device.id)
         return web.Response(status=204)
 
-    async def device_types(_request: web.Request) -> web.Response:
+    async def device_types(self, _request: web.Request) -> web.Response:
         """The device type registry."""
-        return json_response([item.as_dict() for item in registry.device_types()])
+        return json_response([item.as_dict() for item in self.registry.device_types()])
 
-    async def device_event(request: web.Request) -> web.Response:
+    async def device_event(self, request: web.Request) -> web.Response:
         """An event reported by a device over HTTP; same path as MQTT events."""
-        device = registry.get(request["principal"].id)
+        device = self.registry.get(request["principal"].id)
         if device is None:
             raise ApiError(401, "unknown_device", "the device token names no device")
         body = await read_json(request, DEVICE_EVENT_SCHEMA)
-        accepted = registry.report_event(device, body["type"], body.get("data"), body.get("seq"))
+        accepted = self.registry.report_event(
+            device, body["type"], body.get("data"), body.get("seq")
+        )
         return json_response({"accepted": accepted, "duplicate": not accepted}, status=202)
 
+
+def register(hub: Hub, registrar: Registrar) -> None:
+    views = DeviceViews(hub.devices)
+    user = requires("user")
+    managers = requires("user", roles=("owner", "admin"))
     tags = ("devices",)
     registrar.http_route(
         "GET",
         "/api/devices",
-        list_devices,
+        views.list_devices,
         auth=user,
         tags=tags,
         description=(
@@ -210,37 +205,30 @@ def register(hub: Hub, registrar: Registrar) -> None:
             "`X-Next-Cursor`; pass that as `cursor` for the next page."
         ),
     )
-    registrar.http_route("GET", "/api/devices/{device_id}", get_device, auth=user, tags=tags)
-    managers = requires("user", roles=("owner", "admin"))
+    one = "/api/devices/{device_id}"
+    registrar.http_route("GET", one, views.get_device, auth=user, tags=tags)
     registrar.http_route(
-        "PATCH",
-        "/api/devices/{device_id}",
-        rename_device,
-        auth=managers,
-        tags=tags,
-        request_schema=RENAME_JSON_SCHEMA,
+        "PATCH", one, views.rename_device, auth=managers, tags=tags, request_schema=RENAME_SCHEMA
     )
-    registrar.http_route(
-        "DELETE", "/api/devices/{device_id}", delete_device, auth=managers, tags=tags
-    )
-    registrar.http_route(
-        "GET", "/api/devices/{device_id}/history", device_history, auth=user, tags=tags
-    )
+    registrar.http_route("DELETE", one, views.delete_device, auth=managers, tags=tags)
+    registrar.http_route("GET", f"{one}/history", views.device_history, auth=user, tags=tags)
     registrar.http_route(
         "POST",
-        "/api/devices/{device_id}/commands",
-        send_command,
+        f"{one}/commands",
+        views.send_command,
         auth=user,
         tags=tags,
-        request_schema=COMMAND_JSON_SCHEMA,
+        request_schema=COMMAND_SCHEMA,
     )
-    registrar.http_route("GET", "/api/commands/{command_id}", get_command, auth=user, tags=tags)
-    registrar.http_route("GET", "/api/device-types", device_types, auth=user, tags=tags)
+    registrar.http_route(
+        "GET", "/api/commands/{command_id}", views.get_command, auth=user, tags=tags
+    )
+    registrar.http_route("GET", "/api/device-types", views.device_types, auth=user, tags=tags)
     registrar.http_route(
         "POST",
         "/api/device/events",
-        device_event,
+        views.device_event,
         auth=requires("device"),
         tags=tags,
-        request_schema=DEVICE_EVENT_JSON_SCHEMA,
+        request_schema=DEVICE_EVENT_SCHEMA,
     )

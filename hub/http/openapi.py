@@ -1,12 +1,25 @@
-"""OpenAPI 3.1 generated from the registered routes, so the document cannot drift."""
+"""OpenAPI 3.1 generated from the registered routes, so the document cannot drift.
+
+A request body is described by the very voluptuous schema its handler validates with:
+``request_json_schema`` converts it with ``voluptuous-openapi`` (the converter Home
+Assistant maintains for the same job), so there is one schema per contract and no
+hand-written JSON Schema to fall out of step. A validator the converter cannot see into
+(a plain function) describes itself with ``@describe(...)``.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import voluptuous as vol
+import voluptuous_openapi
 
 from hub import __version__
-from hub.registrar import Registrations
+
+if TYPE_CHECKING:
+    from hub.registrar import Registrations
 
 _PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
@@ -15,6 +28,79 @@ DEFAULT_SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "device": {"type": "apiKey", "in": "header", "name": "X-Device-Token"},
     "agent": {"type": "http", "scheme": "bearer"},
 }
+
+
+_Validator = TypeVar("_Validator", bound=Callable[..., Any])
+_DESCRIPTION = "__json_schema__"
+# Every JSON type: what a voluptuous ``object`` (any value) accepts.
+_ANY_VALUE: dict[str, Any] = {
+    "type": ["string", "number", "integer", "boolean", "object", "array", "null"]
+}
+# Validators that only transform a string (no constraint for a client to know about).
+_TRANSFORMS = (vol.Strip, vol.Lower, vol.Upper, vol.Capitalize, vol.Title)
+
+
+def describe(**json_schema: Any) -> Callable[[_Validator], _Validator]:
+    """Tell OpenAPI what a hand-written validator accepts, as JSON Schema keywords.
+
+    voluptuous-openapi reads a plain function only through its first parameter's type
+    hint, so ``def code(value: Any) -> str`` would be documented as any string. The
+    decorator keeps the rule and its description side by side in the validator's module::
+
+        @describe(type="string", minLength=1, maxLength=255)
+        def object_code(value: Any) -> str: ...
+    """
+
+    def mark(validator: _Validator) -> _Validator:
+        setattr(validator, _DESCRIPTION, dict(json_schema))
+        return validator
+
+    return mark
+
+
+def request_json_schema(schema: Any) -> dict[str, Any]:
+    """The JSON Schema (OpenAPI 3.1 dialect) of a voluptuous request-body schema.
+
+    Objects of a schema that refuses extra keys (voluptuous' default) get
+    ``additionalProperties: false``, as the hub answers 400 for an unknown key.
+    """
+    if not isinstance(schema, vol.Schema):
+        schema = vol.Schema(schema)
+    converted = voluptuous_openapi.convert(
+        schema,
+        custom_serializer=_serialize,
+        openapi_version=voluptuous_openapi.OpenApiVersion.V3_1,
+    )
+    if schema.extra == vol.PREVENT_EXTRA:
+        _close_objects(converted)
+    return converted
+
+
+def _serialize(validator: Any) -> Any:
+    """What voluptuous-openapi gets wrong or cannot see for the hub's validators."""
+    described = getattr(validator, _DESCRIPTION, None)
+    if isinstance(described, dict):
+        return dict(described)
+    if validator is object:  # voluptuous: any value; the converter says "an object"
+        return dict(_ANY_VALUE)
+    if isinstance(validator, vol.Match):
+        # Python's \Z (end of input) is ECMAScript's $, the dialect of JSON Schema.
+        return {"pattern": validator.pattern.pattern.replace("\\Z", "$")}
+    if any(validator is transform for transform in _TRANSFORMS):
+        return {}
+    return voluptuous_openapi.UNSUPPORTED
+
+
+def _close_objects(node: Any) -> None:
+    """``additionalProperties: false`` on every object that lists its properties."""
+    if isinstance(node, dict):
+        if node.get("type") == "object" and "properties" in node:
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            _close_objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_objects(value)
 
 
 def build_openapi(registrations: Registrations, *, title: str) -> dict[str, Any]:

@@ -6,8 +6,6 @@ the stored hash is malformed or the user is deactivated, and costs the same time
 
 from __future__ import annotations
 
-from typing import Any
-
 import voluptuous as vol
 from aiohttp import web
 
@@ -33,22 +31,6 @@ _opaque = vol.All(str, vol.Length(min=1, max=MAX_TOKEN_CHARS))
 
 CREDENTIALS = vol.Schema({vol.Required("username"): _username, vol.Required("password"): _password})
 REFRESH = vol.Schema({vol.Required("refresh_token"): _opaque})
-
-CREDENTIALS_JSON: dict[str, Any] = {
-    "type": "object",
-    "required": ["username", "password"],
-    "properties": {
-        "username": {"type": "string", "minLength": 1, "maxLength": MAX_USERNAME_CHARS},
-        "password": {"type": "string", "minLength": 1, "maxLength": MAX_PASSWORD_CHARS},
-    },
-    "additionalProperties": False,
-}
-REFRESH_JSON: dict[str, Any] = {
-    "type": "object",
-    "required": ["refresh_token"],
-    "properties": {"refresh_token": {"type": "string"}},
-    "additionalProperties": False,
-}
 
 
 def _bad_credentials() -> ApiError:
@@ -89,20 +71,26 @@ def begin_password_attempt(runtime: AuthRuntime, request: web.Request, username:
     return address
 
 
-def register_login_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
-    async def login(request: web.Request) -> web.Response:
+class LoginViews:
+    """The sign-in handlers, one method each, around the auth runtime they use."""
+
+    def __init__(self, runtime: AuthRuntime) -> None:
+        self.runtime = runtime
+
+    async def login(self, request: web.Request) -> web.Response:
         """Exchange a username and password for an access and a refresh token."""
         body = await read_json(request, CREDENTIALS)
-        address = begin_password_attempt(runtime, request, body["username"])
-        user = await check_password(runtime, body["username"], body["password"])
+        address = begin_password_attempt(self.runtime, request, body["username"])
+        user = await check_password(self.runtime, body["username"], body["password"])
         if user is None:
             raise _bad_credentials()
-        runtime.throttle.succeeded(address, body["username"])
-        return json_response(await runtime.token_response(user))
+        self.runtime.throttle.succeeded(address, body["username"])
+        return json_response(await self.runtime.token_response(user))
 
-    async def refresh(request: web.Request) -> web.Response:
+    async def refresh(self, request: web.Request) -> web.Response:
         """Spend a refresh token for a new access token and a new refresh token."""
         body = await read_json(request, REFRESH)
+        runtime = self.runtime
         try:
             user, refresh_token = await runtime.sessions.rotate_refresh_token(body["refresh_token"])
         except TokenError as error:
@@ -116,16 +104,16 @@ def register_login_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
             }
         )
 
-    async def logout(request: web.Request) -> web.Response:
+    async def logout(self, request: web.Request) -> web.Response:
         """Revoke a refresh token (idempotent: an unknown token is not an error)."""
         body = await read_json(request, REFRESH)
-        await runtime.sessions.revoke_refresh_token(body["refresh_token"])
+        await self.runtime.sessions.revoke_refresh_token(body["refresh_token"])
         return web.Response(status=204)
 
-    async def me(request: web.Request) -> web.Response:
+    async def me(self, request: web.Request) -> web.Response:
         """Who the access token belongs to."""
         principal = request["principal"]
-        station_role = await runtime.users.station_role(principal.id)
+        station_role = await self.runtime.users.station_role(principal.id)
         return json_response(
             {
                 "userId": principal.id,
@@ -135,19 +123,19 @@ def register_login_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
             }
         )
 
-    async def onboarding_status(_request: web.Request) -> web.Response:
+    async def onboarding_status(self, _request: web.Request) -> web.Response:
         """Whether the hub still waits for its first owner."""
-        return json_response({"required": await runtime.users.count_users() == 0})
+        return json_response({"required": await self.runtime.users.count_users() == 0})
 
-    async def onboard(request: web.Request) -> web.Response:
+    async def onboard(self, request: web.Request) -> web.Response:
         """Create the first owner; refused as soon as any user exists, and from a host name
         the hub does not answer to (a DNS-rebinding page must not claim a fresh hub)."""
         require_allowed_host(request)
         body = await read_json(request, CREDENTIALS)
-        async with runtime.onboarding_lock:
+        async with self.runtime.onboarding_lock:
             with store_errors():
                 try:
-                    user = await runtime.users.create_user(
+                    user = await self.runtime.users.create_user(
                         body["username"],
                         ROLE_OWNER,
                         password=body["password"],
@@ -155,24 +143,26 @@ def register_login_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
                     )
                 except OnboardingClosedError as error:
                     raise ApiError(403, "onboarding_closed", str(error)) from None
-        return json_response(await runtime.token_response(user), status=201)
+        return json_response(await self.runtime.token_response(user), status=201)
 
-    registrar.http_route(
-        "POST", "/api/auth/login", login, auth=PUBLIC, tags=TAGS, request_schema=CREDENTIALS_JSON
+
+def register_login_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
+    views = LoginViews(runtime)
+    route = registrar.http_route
+    route(
+        "POST", "/api/auth/login", views.login, auth=PUBLIC, tags=TAGS, request_schema=CREDENTIALS
     )
-    registrar.http_route(
-        "POST", "/api/auth/refresh", refresh, auth=PUBLIC, tags=TAGS, request_schema=REFRESH_JSON
+    route(
+        "POST", "/api/auth/refresh", views.refresh, auth=PUBLIC, tags=TAGS, request_schema=REFRESH
     )
-    registrar.http_route(
-        "POST", "/api/auth/logout", logout, auth=PUBLIC, tags=TAGS, request_schema=REFRESH_JSON
-    )
-    registrar.http_route("GET", "/api/auth/me", me, auth=requires("user"), tags=TAGS)
-    registrar.http_route("GET", "/api/auth/onboarding", onboarding_status, auth=PUBLIC, tags=TAGS)
-    registrar.http_route(
+    route("POST", "/api/auth/logout", views.logout, auth=PUBLIC, tags=TAGS, request_schema=REFRESH)
+    route("GET", "/api/auth/me", views.me, auth=requires("user"), tags=TAGS)
+    route("GET", "/api/auth/onboarding", views.onboarding_status, auth=PUBLIC, tags=TAGS)
+    route(
         "POST",
         "/api/auth/onboarding",
-        onboard,
+        views.onboard,
         auth=PUBLIC,
         tags=TAGS,
-        request_schema=CREDENTIALS_JSON,
+        request_schema=CREDENTIALS,
     )

@@ -6,8 +6,6 @@ tokens, so a leaked one cannot make itself permanent.
 
 from __future__ import annotations
 
-from typing import Any
-
 import voluptuous as vol
 from aiohttp import web
 
@@ -32,15 +30,6 @@ CREATE = vol.Schema(
         ),
     }
 )
-CREATE_JSON: dict[str, Any] = {
-    "type": "object",
-    "required": ["name"],
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": MAX_API_TOKEN_NAME_CHARS},
-        "expiresInDays": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_EXPIRY_DAYS},
-    },
-    "additionalProperties": False,
-}
 
 
 def register_token_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
@@ -77,7 +66,7 @@ def register_token_routes(registrar: Registrar, runtime: AuthRuntime) -> None:
         return web.Response(status=204)
 
     registrar.http_route(
-        "POST", "/api/auth/tokens", create_token, auth=user, tags=TAGS, request_schema=CREATE_JSON
+        "POST", "/api/auth/tokens", create_token, auth=user, tags=TAGS, request_schema=CREATE
     )
     registrar.http_route("GET", "/api/auth/tokens", list_tokens, auth=user, tags=TAGS)
     registrar.http_route(

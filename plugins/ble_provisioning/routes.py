@@ -51,13 +51,19 @@ DEVICE_PROVISIONED = "device_provisioned"
 # Types are checked here; the Wi-Fi rules (bytes, lengths, NUL) by credentials.validate.
 ADD_SCHEMA = vol.Schema(
     {
-        vol.Required("address"): vol.All(str, vol.Length(min=1, max=64)),
-        vol.Optional("ssid"): str,
-        vol.Optional("password"): str,
+        vol.Required("address", description="BLE address of a current candidate"): vol.All(
+            str, vol.Length(min=1, max=64)
+        ),
+        vol.Optional("ssid", description="1-32 bytes in UTF-8, no NUL"): str,
+        vol.Optional("password", description="8-63 printable ASCII or 64 hex"): str,
         vol.Optional("name"): vol.All(str, vol.Length(min=1, max=128)),
-        vol.Optional("externalId"): str,
+        vol.Optional("externalId", description="[A-Za-z0-9_-]{1,64}; default esp32-<address>"): str,
         vol.Optional("deviceType"): vol.All(str, vol.Length(min=1, max=64)),
-        vol.Optional("replace", default=False): bool,
+        vol.Optional(
+            "replace",
+            default=False,
+            description="re-bind an existing externalId to this hardware",
+        ): bool,
     }
 )
 IDENTIFY_SCHEMA = vol.Schema({vol.Required("address"): vol.All(str, vol.Length(min=1, max=64))})
@@ -82,13 +88,23 @@ class RuntimeRef:
         return runtime
 
 
-def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
-    async def provisioning_ws(request: web.Request) -> web.StreamResponse:
+class ProvisioningViews:
+    """The provisioning handlers, one method each; ``register`` wires them to routes.
+
+    Routes are registered before setup creates the runtime, so every handler asks the
+    ``RuntimeRef`` for it (503 until it exists).
+    """
+
+    def __init__(self, hub: Hub, ref: RuntimeRef) -> None:
+        self.hub = hub
+        self.ref = ref
+
+    async def provisioning_ws(self, request: web.Request) -> web.StreamResponse:
         """Live BLE candidates: auth phase, then candidate and scan messages."""
-        runtime = ref.require()
+        runtime = self.ref.require()
         socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_MESSAGE_BYTES)
         await socket.prepare(request)
-        authenticated = await authenticate_socket(hub, socket)
+        authenticated = await authenticate_socket(self.hub, socket)
         if authenticated is None:
             return socket
         principal, token = authenticated
@@ -99,7 +115,7 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
             watcher.close()  # nothing more reaches a client whose right ended
             await socket.close(code=code, message=reason.encode())
 
-        guard = SessionGuard(hub, principal, token, end_session)
+        guard = SessionGuard(self.hub, principal, token, end_session)
         guard.start()
         try:
             await runtime.scans.add_watcher(watcher)
@@ -113,18 +129,18 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
                 await writer
         return socket
 
-    async def list_candidates(request: web.Request) -> web.Response:
+    async def list_candidates(self, _request: web.Request) -> web.Response:
         """The candidates of the running scan (empty when nobody is watching)."""
-        runtime = ref.require()
+        runtime = self.ref.require()
         return json_response([item.as_dict() for item in runtime.scans.candidates.all()])
 
-    async def add(request: web.Request) -> web.Response:
+    async def add(self, request: web.Request) -> web.Response:
         """Provision one candidate with Wi-Fi credentials and the station's details."""
-        runtime = ref.require_available()
+        runtime = self.ref.require_available()
         body = await read_json(request, ADD_SCHEMA)
         principal: Principal = request["principal"]
         credentials = await _credentials(runtime, body, principal)
-        replaced = _check_rebinding(hub, runtime, body, credentials, principal)
+        replaced = _check_rebinding(self.hub, runtime, body, credentials, principal)
         try:
             result = await runtime.provisioner.provision(
                 ProvisionRequest(
@@ -141,7 +157,7 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
             raise ApiError(
                 failure.status, failure.code, failure.message, details=failure.details
             ) from None
-        _record(hub, result, replaced, principal)
+        _record(self.hub, result, replaced, principal)
         runtime.scans.forget(result["address"])
         runtime.scans.broadcast(
             {
@@ -153,9 +169,9 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
         )
         return json_response(result, status=201 if result["registered"] else 200)
 
-    async def identify(request: web.Request) -> web.Response:
+    async def identify(self, request: web.Request) -> web.Response:
         """Ask an Improv device to blink or beep so the user can tell which one it is."""
-        runtime = ref.require_available()
+        runtime = self.ref.require_available()
         body = await read_json(request, IDENTIFY_SCHEMA)
         try:
             await runtime.provisioner.identify(body["address"])
@@ -165,9 +181,9 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
             ) from None
         return json_response({"address": body["address"], "identify": "sent"})
 
-    async def put_wifi(request: web.Request) -> web.Response:
+    async def put_wifi(self, request: web.Request) -> web.Response:
         """Store the Wi-Fi credentials devices get when a provisioning request has none."""
-        runtime = ref.require()
+        runtime = self.ref.require()
         body = await read_json(request, WIFI_SCHEMA)
         try:
             credentials = validate(body["ssid"], body["password"])
@@ -176,9 +192,9 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
         updated_at = await runtime.wifi.save(credentials)
         return json_response({"ssid": credentials.ssid, "updatedAt": iso(updated_at)})
 
-    async def get_wifi(request: web.Request) -> web.Response:
+    async def get_wifi(self, _request: web.Request) -> web.Response:
         """Which network is stored (never the passphrase)."""
-        runtime = ref.require()
+        runtime = self.ref.require()
         stored = await runtime.wifi.load()
         if stored is None:
             return json_response({"configured": False, "ssid": None, "updatedAt": None})
@@ -187,41 +203,38 @@ def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
             {"configured": True, "ssid": credentials.ssid, "updatedAt": iso(updated_at)}
         )
 
+
+def register(hub: Hub, registrar: Registrar, ref: RuntimeRef) -> None:
+    views = ProvisioningViews(hub, ref)
+    provisioners = requires("user", roles=PROVISIONING_ROLES)
+    agent = requires("agent")
     # Authentication happens inside the socket, as for /api/websocket: a browser cannot
     # set headers on an upgrade. The auth phase is mandatory and fails closed.
     registrar.http_route(
         "GET",
         "/api/provisioning/ws",
-        provisioning_ws,
+        views.provisioning_ws,
         auth=PUBLIC,
         websocket=True,
         description='Send {"type": "auth", "access_token": ...} after auth_required.',
     )
     registrar.http_route(
-        "GET", "/api/provisioning/candidates", list_candidates, auth=requires("user")
+        "GET", "/api/provisioning/candidates", views.list_candidates, auth=requires("user")
     )
     registrar.http_route(
-        "POST",
-        "/api/provisioning/add",
-        add,
-        auth=requires("user", roles=PROVISIONING_ROLES),
-        request_schema=_ADD_JSON_SCHEMA,
+        "POST", "/api/provisioning/add", views.add, auth=provisioners, request_schema=ADD_SCHEMA
     )
     registrar.http_route(
         "POST",
         "/api/provisioning/identify",
-        identify,
-        auth=requires("user", roles=PROVISIONING_ROLES),
-        request_schema=_IDENTIFY_JSON_SCHEMA,
+        views.identify,
+        auth=provisioners,
+        request_schema=IDENTIFY_SCHEMA,
     )
     registrar.http_route(
-        "PUT",
-        "/api/agent/wifi",
-        put_wifi,
-        auth=requires("agent"),
-        request_schema=_WIFI_JSON_SCHEMA,
+        "PUT", "/api/agent/wifi", views.put_wifi, auth=agent, request_schema=WIFI_SCHEMA
     )
-    registrar.http_route("GET", "/api/agent/wifi", get_wifi, auth=requires("agent"))
+    registrar.http_route("GET", "/api/agent/wifi", views.get_wifi, auth=agent)
 
 
 async def _credentials(
@@ -379,34 +392,3 @@ def _answer(watcher: SocketWatcher, message: Any) -> None:
 
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"code": code, "message": message}}
-
-
-_ADD_JSON_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["address"],
-    "properties": {
-        "address": {"type": "string", "description": "BLE address of a current candidate"},
-        "ssid": {"type": "string", "description": "1-32 bytes in UTF-8, no NUL"},
-        "password": {"type": "string", "description": "8-63 printable ASCII or 64 hex"},
-        "name": {"type": "string"},
-        "externalId": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
-        "deviceType": {"type": "string"},
-        "replace": {
-            "type": "boolean",
-            "description": "re-bind an existing externalId to this hardware (default false)",
-        },
-    },
-    "additionalProperties": False,
-}
-_IDENTIFY_JSON_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["address"],
-    "properties": {"address": {"type": "string"}},
-    "additionalProperties": False,
-}
-_WIFI_JSON_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["ssid", "password"],
-    "properties": {"ssid": {"type": "string"}, "password": {"type": "string"}},
-    "additionalProperties": False,
-}

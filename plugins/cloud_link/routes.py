@@ -20,21 +20,12 @@ if TYPE_CHECKING:
     from plugins.cloud_link.runtime import CloudLinkRuntime
 
 CLAIM_BODY = vol.Schema(
-    {vol.Required("stationToken"): vol.All(str, vol.Strip, vol.Length(min=1, max=4096))}
+    {
+        vol.Required(
+            "stationToken", description="The token the cloud issued for this station."
+        ): vol.All(str, vol.Strip, vol.Length(min=1, max=4096))
+    }
 )
-CLAIM_JSON_SCHEMA = {
-    "type": "object",
-    "required": ["stationToken"],
-    "properties": {
-        "stationToken": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 4096,
-            "description": "The token the cloud issued for this station.",
-        }
-    },
-    "additionalProperties": False,
-}
 
 
 def register_routes(registrar: Registrar, runtime: CloudLinkRuntime) -> None:
@@ -54,5 +45,5 @@ def register_routes(registrar: Registrar, runtime: CloudLinkRuntime) -> None:
         "/api/cloud/claim",
         claim,
         auth=any_of(requires("user", roles=("owner",)), requires("agent")),
-        request_schema=CLAIM_JSON_SCHEMA,
+        request_schema=CLAIM_BODY,
     )

@@ -7,9 +7,12 @@ from typing import Any
 import orjson
 import voluptuous as vol
 
+from hub.http.openapi import describe
+
 MAX_METADATA_BYTES = 64 * 1024
 
 
+@describe(type="string", minLength=1, maxLength=255)
 def object_code(value: Any) -> str:
     """Codes name upstream points, so they are matched exactly: no padding, no controls."""
     if not isinstance(value, str):
@@ -25,6 +28,7 @@ def _text(maximum: int) -> vol.All:
     return vol.All(str, vol.Length(max=maximum))
 
 
+@describe(type="object", description=f"at most {MAX_METADATA_BYTES} bytes of JSON")
 def metadata(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise vol.Invalid("must be a JSON object")
@@ -49,6 +53,7 @@ CREATE_SCHEMA = vol.Schema(
 )
 
 
+@describe(minProperties=1)
 def _not_empty(value: dict[str, Any]) -> dict[str, Any]:
     if not value:
         raise vol.Invalid("name at least one of code, name, type, description, metadata")
@@ -77,11 +82,3 @@ UPSTREAM_OBJECT_SCHEMA = vol.Schema(
     },
     extra=vol.REMOVE_EXTRA,
 )
-
-JSON_SCHEMA_OBJECT_FIELDS: dict[str, Any] = {
-    "code": {"type": "string", "minLength": 1, "maxLength": 255},
-    "name": {"type": "string", "minLength": 1, "maxLength": 255},
-    "type": {"type": "string", "maxLength": 64},
-    "description": {"type": ["string", "null"], "maxLength": 10000},
-    "metadata": {"type": ["object", "null"]},
-}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from aiohttp import web
 
@@ -15,7 +14,7 @@ from hub.registrar import Handler, Registrar
 
 from .api_errors import gateway_errors_as_api_errors
 from .const import API_PREFIX, PRIVILEGED_ROLES
-from .object_fields import CREATE_SCHEMA, JSON_SCHEMA_OBJECT_FIELDS, UPDATE_SCHEMA
+from .object_fields import CREATE_SCHEMA, UPDATE_SCHEMA
 from .objects_store import ConcurrentChange, DuplicateCode
 from .objects_sync import sync_objects
 from .runtime import IotGatewayRuntime
@@ -104,25 +103,13 @@ def register_object_routes(registrar: Registrar, runtime: IotGatewayRuntime) -> 
     base = f"{API_PREFIX}/objects"
     one = f"{base}/{{object_id}}"
     tags = ("iot",)
-    create_schema: dict[str, Any] = {
-        "type": "object",
-        "required": ["code", "name"],
-        "properties": JSON_SCHEMA_OBJECT_FIELDS,
-        "additionalProperties": False,
-    }
-    update_schema: dict[str, Any] = {
-        "type": "object",
-        "minProperties": 1,
-        "properties": JSON_SCHEMA_OBJECT_FIELDS,
-        "additionalProperties": False,
-    }
     registrar.http_route("GET", base, handlers["list"], auth=user, tags=tags)
     registrar.http_route(
-        "POST", base, handlers["create"], auth=privileged, tags=tags, request_schema=create_schema
+        "POST", base, handlers["create"], auth=privileged, tags=tags, request_schema=CREATE_SCHEMA
     )
     registrar.http_route("POST", f"{base}/sync", handlers["sync"], auth=privileged, tags=tags)
     registrar.http_route("GET", one, handlers["get"], auth=user, tags=tags)
     registrar.http_route(
-        "PATCH", one, handlers["update"], auth=privileged, tags=tags, request_schema=update_schema
+        "PATCH", one, handlers["update"], auth=privileged, tags=tags, request_schema=UPDATE_SCHEMA
     )
     registrar.http_route("DELETE", one, handlers["delete"], auth=privileged, tags=tags)
