@@ -10,17 +10,19 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import voluptuous as vol
 from aiohttp import web
 
 from hub.auth import AuthRequirement, AuthScheme
 from hub.http.openapi import request_json_schema
+from hub.services import ServiceError, ServiceKey, Services
 
 if TYPE_CHECKING:
     from hub.devices.models import Command, Device, DeviceType
 
+T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RpcHandler = Callable[..., Any]
 
@@ -96,9 +98,12 @@ class Registrations:
     auth_schemes: dict[str, tuple[str, AuthScheme]] = field(default_factory=dict)
     device_types: dict[str, tuple[str, DeviceType]] = field(default_factory=dict)
     topic_listeners: list[Callable[[TopicSubscription], None]] = field(default_factory=list)
+    # Typed services integrations offer one another (hub/services.py).
+    services: Services = field(default_factory=Services)
 
     def withdraw(self, integration: str) -> None:
         """Forget what a failed integration registered."""
+        self.services.withdraw(integration)
         for table in (self.routes, self.topics, self.rpc_methods):
             for key in [k for k, v in table.items() if v.integration == integration]:
                 del table[key]
@@ -232,6 +237,14 @@ class Registrar:
     def device_type(self, device_type: DeviceType) -> None:
         """Add a device type to the registry served at ``GET /api/device-types``."""
         self._claim(self._registrations.device_types, "device type", device_type.name, device_type)
+
+    def provide(self, key: ServiceKey[T], value: T) -> None:
+        """Offer a typed service to other integrations (``hub.services``); one provider
+        per service, withdrawn if this integration fails."""
+        try:
+            self._registrations.services.provide(key, value, owner=self.integration)
+        except ServiceError as error:
+            raise RegistrationError(str(error)) from None
 
     def _claim(self, table: dict[str, tuple[str, Any]], what: str, name: str, value: Any) -> None:
         if not name or not isinstance(name, str):

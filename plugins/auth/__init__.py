@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
+from hub.services import STATION_MEMBERS
 
+from .cloud_members import CloudMembers
 from .config import CONFIG_SCHEMA, resolve_settings
 from .const import DOMAIN, MIGRATIONS
 from .errors import AuthStoreError, ConflictError, InvalidValueError, NotFoundError
@@ -82,6 +84,7 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
     register_login_routes(registrar, runtime)
     register_token_routes(registrar, runtime)
     register_user_routes(registrar, runtime)
+    registrar.provide(STATION_MEMBERS, CloudMembers(runtime.users))
     hub.data[DOMAIN] = runtime
 
 

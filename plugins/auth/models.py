@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# The cloud's view of a member is part of the core's STATION_MEMBERS contract.
+from hub.services import CloudMember as CloudMember
 from hub.timestamps import iso
 
 
@@ -66,21 +68,6 @@ class ApiToken:
             "createdAt": iso(self.created_at),
             "expiresAt": iso(self.expires_at),
         }
-
-
-@dataclass(frozen=True, slots=True)
-class CloudMember:
-    """One member as the cloud describes it, for ``UserStore.sync_identity``.
-
-    ``station_password_hash`` None leaves the stored hash unchanged; "" clears it.
-    """
-
-    cloud_user_id: str
-    username: str
-    role: str = "user"
-    station_role: str = "member"
-    station_password_hash: str | None = None
-    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,9 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from hub.services import DEVICE_BROKER, LOOPBACK_HOSTS
 from plugins.ble_provisioning.candidates import PROTOCOL_CUSTOM, PROTOCOL_IMPROV, Candidate
 from plugins.ble_provisioning.config import BleSettings
 from plugins.ble_provisioning.const import (
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
 TOKEN_BYTES = 32
 
 
@@ -316,26 +316,20 @@ class Provisioner:
     def broker_url(self) -> str:
         """The broker address devices must use; loopback addresses are useless to them.
 
-        Never with the hub's own login in it: ``mqtt_devices.broker`` may carry it
-        (``mqtt://hub:secret@host``), and so might a hand-written ``broker_url``.
+        ``ble_provisioning.broker_url`` when set, else what the MQTT integration offers
+        (``hub.services.DEVICE_BROKER``), else the host of ``BASE_URL``. Never with the
+        hub's own login in it: the MQTT integration's address has none, and a
+        hand-written ``broker_url`` carrying the hub's account is stripped of it.
         """
-        mqtt = self._hub.config.get("mqtt_devices") or {}
-        hub_user = mqtt.get("username") if isinstance(mqtt, dict) else None
-        configured = mqtt.get("broker") if isinstance(mqtt, dict) else None
-        if isinstance(configured, str) and configured.startswith(("mqtt://", "mqtts://")):
-            hub_user = hub_user or urlsplit(configured).username
+        broker = self._hub.registrations.services.get(DEVICE_BROKER)
         if self._settings.broker_url:
             explicit = self._settings.broker_url
-            if hub_user and urlsplit(explicit).username == hub_user:
-                return _without_login(explicit)
-            return explicit
-        if isinstance(configured, str) and configured.startswith(("mqtt://", "mqtts://")):
-            host = urlsplit(configured).hostname
-            if host and host not in _LOOPBACK_HOSTS:
-                return _without_login(configured)
+            return broker.for_devices(explicit) if broker is not None else explicit
+        if broker is not None and broker.url is not None:
+            return broker.url
         base_url = self._hub.settings.base_url
         host = urlsplit(base_url).hostname if base_url else None
-        if host and host not in _LOOPBACK_HOSTS:
+        if host and host not in LOOPBACK_HOSTS:
             return f"mqtt://{host}:{DEFAULT_MQTT_PORT}"
         raise ProvisioningFailed(
             503,
@@ -343,13 +337,6 @@ class Provisioner:
             "devices need a broker address they can reach: set ble_provisioning.broker_url "
             "(e.g. mqtt://192.168.1.10:1883) or the hub's BASE_URL",
         )
-
-
-def _without_login(url: str) -> str:
-    """``url`` without ``user:password@``."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class _MqttAccounts:

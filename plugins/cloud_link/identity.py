@@ -1,10 +1,11 @@
-"""Identity messages from the cloud, applied through the auth integration's ``UserStore``.
+"""Identity messages from the cloud, applied through the core's ``STATION_MEMBERS``.
 
 The cloud owns the membership of a claimed station; the station keeps a copy so people
-can log in on the LAN while the uplink is down. The writes go through the auth
-integration's public store, never straight to its tables, because the store also clears
-the caches its auth schemes read: a member the cloud removes is refused on the very next
-request, not when a cache entry expires.
+can log in on the LAN while the uplink is down. The writes go through the
+``hub.services.StationMembers`` service the auth integration provides, never straight to
+its tables (and without importing it), because its store also clears the caches its auth
+schemes read: a member the cloud removes is refused on the very next request, not when a
+cache entry expires.
 
 This module only translates the cloud's camelCase payloads (docs/cloud-protocol.md) into
 store calls; unknown extra keys are allowed so the cloud can add fields without breaking
@@ -18,10 +19,14 @@ from typing import Any
 
 import voluptuous as vol
 
-from plugins.auth import CloudMember, UserStore
-from plugins.auth.const import MAX_ID_CHARS, MAX_USERNAME_CHARS, STATION_ROLES
+from hub.services import CloudMember, StationMembers
 
 GLOBAL_ROLE_FOR = {"owner": "owner", "admin": "admin", "member": "user"}
+# The cloud protocol's station roles and bounds (docs/cloud-protocol.md); the member
+# store checks its own rules again, and refuses what breaks them.
+STATION_ROLES = tuple(GLOBAL_ROLE_FOR)
+MAX_ID_CHARS = 128
+MAX_USERNAME_CHARS = 128
 
 CLOUD_USER_ID = vol.All(str, vol.Length(min=1, max=MAX_ID_CHARS))
 USERNAME = vol.All(str, vol.Length(min=1, max=MAX_USERNAME_CHARS))
@@ -75,8 +80,8 @@ class IdentityMessages:
     """One method per legacy identity message; each raises ValueError (or vol.Invalid)
     with a readable reason when the message cannot be applied."""
 
-    def __init__(self, store: UserStore) -> None:
-        self._store = store
+    def __init__(self, members: StationMembers) -> None:
+        self._members = members
 
     async def identity_sync(self, message: dict[str, Any]) -> None:
         """The whole member list: upsert everyone, drop cloud members no longer listed,
@@ -90,52 +95,42 @@ class IdentityMessages:
             _cloud_member({**m, "role": "owner"} if m["cloudUserId"] == owner else m)
             for m in sync["members"]
         ]
-        await self._store.sync_identity(
+        await self._members.sync(
             members, station_name=station.get("name"), owner_cloud_user_id=owner
         )
 
     async def station_renamed(self, message: dict[str, Any]) -> None:
-        await self._store.rename_station(RENAMED(_body(message))["name"])
+        await self._members.rename_station(RENAMED(_body(message))["name"])
 
     async def member_added(self, message: dict[str, Any]) -> None:
-        member = MEMBER(_member(message))
-        user = await self._store.upsert_cloud_user(
-            member["cloudUserId"],
-            username=member["username"],
-            role=GLOBAL_ROLE_FOR[member["role"]],
-            station_password_hash=_hash_argument(member),
-        )
-        await self._store.set_member(user.id, member["role"])
+        await self._members.upsert_member(_cloud_member(MEMBER(_member(message))))
 
     async def member_updated(self, message: dict[str, Any]) -> None:
         """Changes only the fields present. A member the station does not know yet is
         added when the message names them fully (it heals a missed ``member_added``)."""
         change = MEMBER_CHANGE(_member(message))
         cloud_user_id = change["cloudUserId"]
-        if await self._store.get_user_by_cloud_id(cloud_user_id) is None:
+        if not await self._members.has_member(cloud_user_id):
             if "username" not in change:
                 raise ValueError(f"no local user for cloud user {cloud_user_id}")
             await self.member_added({"member": change})
             return
         role = change.get("role")
-        user = await self._store.update_cloud_user(
+        await self._members.update_member(
             cloud_user_id,
             username=change.get("username"),
             role=GLOBAL_ROLE_FOR[role] if role else None,
+            station_role=role,
         )
-        if user is not None and role:
-            await self._store.set_member(user.id, role)
         if "stationPasswordHash" in change:
-            await self._store.set_station_password_hash(
-                cloud_user_id, change["stationPasswordHash"]
-            )
+            await self._members.set_password_hash(cloud_user_id, change["stationPasswordHash"])
 
     async def member_removed(self, message: dict[str, Any]) -> None:
-        await self._store.delete_cloud_user(REMOVED(_member(message))["cloudUserId"])
+        await self._members.remove_member(REMOVED(_member(message))["cloudUserId"])
 
     async def station_password_changed(self, message: dict[str, Any]) -> None:
         change = PASSWORD_CHANGED(_member(message))
-        found = await self._store.set_station_password_hash(
+        found = await self._members.set_password_hash(
             change["cloudUserId"], change["stationPasswordHash"]
         )
         if not found:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from plugins.auth import AuthStoreError, UserStore, get_user_store
+from hub.services import STATION_MEMBERS, StationMembers
 from plugins.cloud_link.config import LinkSettings
 from plugins.cloud_link.identity import IdentityMessages
 from plugins.cloud_link.legacy import LegacyHandler, LegacyInbox
@@ -118,26 +118,23 @@ class CloudLinkRuntime:
 
     def _identity(self, name: str) -> LegacyHandler:
         async def handle(message: dict[str, Any]) -> None:
-            messages = IdentityMessages(self._auth_store())
-            try:
-                await getattr(messages, name)(message)
-            except AuthStoreError as error:
-                raise ValueError(str(error)) from None
+            # The store refuses with ValueError, which the inbox reports as refused.
+            await getattr(IdentityMessages(self._members()), name)(message)
 
         return handle
 
-    def _auth_store(self) -> UserStore:
-        """The running auth integration's store: writing through it also clears the
-        caches its schemes read, so a removed member is refused at once."""
+    def _members(self) -> StationMembers:
+        """The station's member store, as the auth integration provides it through the
+        core (``STATION_MEMBERS``); writing through it also clears the caches its
+        schemes read, so a removed member is refused at once."""
+        members = self.hub.registrations.services.get(STATION_MEMBERS)
         state = self.hub.integration_state(AUTH_INTEGRATION)
-        try:
-            if state in (None, "failed"):
-                raise LookupError(f"it is {'not configured' if state is None else 'failed'}")
-            return get_user_store(self.hub)
-        except LookupError as error:
+        if members is None or state in (None, "failed"):
+            reason = "not configured" if state is None else state
             raise ValueError(
-                f"identity messages need the auth integration's user store ({error})"
-            ) from None
+                f"identity messages need the auth integration's member store (it is {reason})"
+            )
+        return members
 
     async def _station_reset(self, message: dict[str, Any]) -> None:
         await reset_station(self.hub, self.store, self.link, message)

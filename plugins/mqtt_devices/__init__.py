@@ -13,9 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
+from hub.services import DEVICE_BROKER
 
 from .config import CONFIG_SCHEMA, settings_from_config
 from .const import DOMAIN
+from .device_broker import device_broker
 from .runtime import MqttDevicesRuntime
 
 if TYPE_CHECKING:
@@ -36,9 +38,11 @@ def hub_config_schema() -> Any:
 
 @hookimpl
 def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
-    runtime = MqttDevicesRuntime(hub, settings_from_config(config))
+    settings = settings_from_config(config)
+    runtime = MqttDevicesRuntime(hub, settings)
     hub.data[DOMAIN] = runtime
     runtime.register(registrar)
+    registrar.provide(DEVICE_BROKER, device_broker(settings))
 
 
 @hookimpl

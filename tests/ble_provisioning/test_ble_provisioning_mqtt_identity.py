@@ -14,11 +14,15 @@ import aiohttp
 import aiomqtt
 import pytest
 
+from hub.registrar import Registrar, Registrations
+from hub.services import DEVICE_BROKER
 from hub.testing.mosquitto import MosquittoBroker, dynsec_missing
 from plugins.ble_provisioning.config import BleSettings
-from plugins.ble_provisioning.provisioner import Provisioner
+from plugins.ble_provisioning.provisioner import Provisioner, ProvisioningFailed
 from plugins.ble_provisioning.testing import SimulatedProvisioningDevice
 from plugins.mqtt_devices import runtime_for as mqtt_runtime
+from plugins.mqtt_devices.config import CONFIG_SCHEMA, settings_from_config
+from plugins.mqtt_devices.device_broker import device_broker
 from tests.ble_provisioning.conftest import USER_TOKEN, WAIT, hub_config
 from tests.mqtt_devices.helpers import device_client
 
@@ -115,8 +119,14 @@ async def test_a_failed_provisioning_leaves_no_account_behind(
             pass
 
 
-def provisioner_for(mqtt: dict, **ble) -> Provisioner:
-    hub = SimpleNamespace(config={"mqtt_devices": mqtt}, settings=SimpleNamespace(base_url=None))
+def provisioner_for(mqtt: dict | None, **ble) -> Provisioner:
+    """A provisioner on a hub where mqtt_devices (when given) offers its broker address
+    through the core's DEVICE_BROKER service, as its hub_register does."""
+    registrations = Registrations()
+    if mqtt is not None:
+        settings = settings_from_config(CONFIG_SCHEMA(mqtt))
+        Registrar(registrations, "mqtt_devices").provide(DEVICE_BROKER, device_broker(settings))
+    hub = SimpleNamespace(registrations=registrations, settings=SimpleNamespace(base_url=None))
     return Provisioner(hub, BleSettings.from_config(ble), lambda: None, lambda _a: None, print)
 
 
@@ -133,3 +143,17 @@ def test_the_broker_url_never_carries_the_hubs_login():
     # A device account written there on purpose (a broker without identities) is kept.
     shared = provisioner_for({"broker": "auto"}, broker_url="mqtt://devices:pw@station.lan")
     assert shared.broker_url() == "mqtt://devices:pw@station.lan"
+
+
+def test_the_broker_address_comes_from_the_mqtt_integrations_service():
+    assert provisioner_for({"broker": "mqtts://[fd00::5]:8883"}).broker_url() == (
+        "mqtts://[fd00::5]:8883"
+    )
+    # A loopback broker, or one chosen at start-up, tells devices nothing: BASE_URL does.
+    for mqtt in ({"broker": "mqtt://127.0.0.1:1883"}, {"broker": "auto"}, None):
+        provisioner = provisioner_for(mqtt)
+        with pytest.raises(ProvisioningFailed) as refused:
+            provisioner.broker_url()
+        assert refused.value.code == "broker_url_unknown"
+        provisioner._hub.settings.base_url = "http://station.lan:8123"
+        assert provisioner.broker_url() == "mqtt://station.lan:1883"
