@@ -13,6 +13,7 @@ import voluptuous as vol
 
 from hub import hookspecs
 from hub.cli import build_parser
+from hub.core import Hub
 from hub.plugins import call_for, create_plugin_manager
 from hub.subcommands import Subcommands
 
@@ -56,34 +57,31 @@ def _integration(name: str, **hooks: Callable[..., Any]) -> ModuleType:
     return module
 
 
-def _recording(name: str, seen: list[str], **hooks: Callable[..., Any]) -> ModuleType:
-    """An integration that appends its name to ``seen`` when set up."""
-    return _integration(name, hub_setup=lambda hub, config: seen.append(name), **hooks)
+async def _door_after_lamp(hub_factory, hook: str) -> tuple[list[str], Hub]:
+    """Start "door" (whose ``hook`` names "lamp") with lamp, then alone: the set-up
+    order of the first hub, and the second hub. "door" sorts before "lamp", so only the
+    hook can put lamp first."""
+    seen: list[str] = []
+
+    def recording(name: str, **hooks: Callable[..., Any]) -> ModuleType:
+        return _integration(name, hub_setup=lambda hub, config: seen.append(name), **hooks)
+
+    modules = {"door": recording("door", **{hook: lambda: ["lamp"]}), "lamp": recording("lamp")}
+    await hub_factory({"door": {}, "lamp": {}}, integrations=modules)
+    order = list(seen)
+    return order, await hub_factory({"door": {}}, integrations=modules)
 
 
 async def test_hook_hub_dependencies(hub_factory):
-    seen: list[str] = []
-    # "door" sorts before "lamp": only the declared dependency can put lamp first.
-    modules = {
-        "door": _recording("door", seen, hub_dependencies=lambda: ["lamp"]),
-        "lamp": _recording("lamp", seen),
-    }
-    await hub_factory({"door": {}, "lamp": {}}, integrations=modules)
-    assert seen == ["lamp", "door"]
-    alone = await hub_factory({"door": {}}, integrations=modules)
+    order, alone = await _door_after_lamp(hub_factory, "hub_dependencies")
+    assert order == ["lamp", "door"]
     assert alone.integration_state("door") == "failed"
     assert "needs integration 'lamp'" in alone.integrations["door"].error
 
 
 async def test_hook_hub_after_dependencies(hub_factory):
-    seen: list[str] = []
-    modules = {
-        "door": _recording("door", seen, hub_after_dependencies=lambda: ["lamp"]),
-        "lamp": _recording("lamp", seen),
-    }
-    await hub_factory({"door": {}, "lamp": {}}, integrations=modules)
-    assert seen == ["lamp", "door"]
-    alone = await hub_factory({"door": {}}, integrations=modules)
+    order, alone = await _door_after_lamp(hub_factory, "hub_after_dependencies")
+    assert order == ["lamp", "door"]
     assert alone.integration_state("door") == "running"  # optional: runs without it
 
 
