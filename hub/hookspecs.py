@@ -68,3 +68,8 @@ def hub_cli_commands(subparsers: Subcommands) -> None:
 @hookspec
 def hub_automation_platforms(register: Callable[[Any], None]) -> None:
     """Add automation trigger and action types: ``register(TriggerType(...) | ActionType(...))``."""
+
+
+@hookspec
+def hub_frontend_panels(register: Callable[[Any], None]) -> None:
+    """Add portal pages: ``register(Panel(...))`` (``plugins.frontend.Panel``, docs/portal.md)."""

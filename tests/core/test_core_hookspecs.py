@@ -220,3 +220,43 @@ def test_hook_hub_automation_platforms():
         assert "already provided by garage" in str(error)
     else:
         raise AssertionError("a duplicate type name was accepted")
+
+
+async def test_hook_hub_frontend_panels(hub_factory, hub_client):
+    from hub.testing import static_auth
+    from tests.frontend import panel_integration
+
+    hub = await hub_factory(
+        {
+            "static_auth": {"users": {"owner-token": "owner", "member-token": "user"}},
+            "frontend": {},
+            "greenhouse": {},
+        },
+        integrations={"static_auth": static_auth, "greenhouse": panel_integration},
+    )
+    owner = await hub_client(hub, token="owner-token")
+    async with owner.get("/api/frontend/panels") as response:
+        [panel] = await response.json()
+    assert panel["name"] == "greenhouse" and panel["integration"] == "greenhouse"
+    # The module is served from the integration's own package, at a versioned URL.
+    async with owner.get(panel["url"]) as response:
+        assert response.status == 200
+        assert "export async function render" in await response.text()
+        assert "immutable" in response.headers["Cache-Control"]
+    # Roles decide who sees it in the navigation.
+    member = await hub_client(hub, token="member-token")
+    async with member.get("/api/frontend/panels") as response:
+        assert await response.json() == []
+    # A second integration cannot take the same name; the refusal names the owner.
+    from plugins.frontend import Panel, PanelError, Panels
+
+    panels = Panels()
+    register = panels.register_for("greenhouse")
+    panel_integration.hub_frontend_panels(register)
+    try:
+        panel_integration.hub_frontend_panels(panels.register_for("copycat"))
+    except PanelError as error:
+        assert "already provided by greenhouse" in str(error)
+    else:
+        raise AssertionError("a duplicate panel name was accepted")
+    assert isinstance(panels.by_name["greenhouse"], Panel)

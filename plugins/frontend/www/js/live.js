@@ -1,0 +1,47 @@
+// The WebSocket API through home-assistant-js-websocket (vendored, see vendor/README.md).
+// Its Auth is duck-typed here so a reconnect asks our session for a fresh access token
+// instead of HA's OAuth endpoint.
+import {
+  createConnection,
+  subscribeEntities,
+} from "../vendor/home-assistant-js-websocket/index.js";
+import { accessExpired, accessToken, refresh } from "./api.js";
+
+let connecting = null;
+
+const auth = {
+  get wsUrl() {
+    return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/websocket`;
+  },
+  get accessToken() {
+    return accessToken();
+  },
+  get expired() {
+    return accessExpired();
+  },
+  refreshAccessToken: () => refresh(),
+};
+
+export function connection() {
+  if (!connecting) {
+    connecting = createConnection({ auth }).catch((error) => {
+      connecting = null;
+      throw error;
+    });
+  }
+  return connecting;
+}
+
+export function closeConnection() {
+  if (connecting) connecting.then((conn) => conn.close()).catch(() => {});
+  connecting = null;
+}
+
+export async function watchEntities(callback) {
+  return subscribeEntities(await connection(), callback);
+}
+
+export async function watchEvents(eventType, callback) {
+  const conn = await connection();
+  return conn.subscribeEvents((event) => callback(event.data), eventType);
+}

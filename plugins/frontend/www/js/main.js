@@ -1,0 +1,117 @@
+// Boot: onboarding while the hub has no user, else sign-in, else the portal itself.
+import { hasSession, logout, onSessionChange, onboardingRequired, refresh, api } from "./api.js";
+import { closeConnection } from "./live.js";
+import { h, clear } from "./dom.js";
+import { route, dispatch, current } from "./router.js";
+import { session } from "./session.js";
+import { renderOnboarding, renderLogin, renderNotice } from "./pages/signin.js";
+import { renderDevices } from "./pages/devices.js";
+import { renderDevice } from "./pages/device.js";
+import { renderDashboard } from "./pages/dashboard.js";
+import { renderProvisioning } from "./pages/provisioning.js";
+import { renderStation } from "./pages/station.js";
+import { renderUsers } from "./pages/users.js";
+import { renderPanel } from "./pages/panel.js";
+
+const main = document.getElementById("main");
+const top = document.getElementById("top");
+const MANAGERS = ["owner", "admin"];
+
+const NAV = [
+  { path: "/devices", title: "Devices" },
+  { path: "/dashboard", title: "Dashboard" },
+  { path: "/provisioning", title: "Provisioning", roles: MANAGERS },
+  { path: "/station", title: "Station" },
+  { path: "/users", title: "Users", roles: MANAGERS },
+];
+
+route(/^\/devices$/, renderDevices);
+route(/^\/device\/([^/]+)$/, renderDevice);
+route(/^\/dashboard$/, renderDashboard);
+route(/^\/provisioning$/, guarded(MANAGERS, renderProvisioning));
+route(/^\/station$/, renderStation);
+route(/^\/users$/, guarded(MANAGERS, renderUsers));
+route(/^\/panel\/([a-z0-9_-]+)$/, renderPanel);
+
+function guarded(roles, render) {
+  return (container, ...args) => {
+    if (!roles.includes(session.role)) {
+      clear(container).append(
+        h("h1", {}, "Not available"),
+        h("p", {}, "Your role does not allow this page. Ask an owner or admin."),
+      );
+      return null;
+    }
+    return render(container, ...args);
+  };
+}
+
+function navLinks() {
+  const items = NAV.filter((item) => !item.roles || item.roles.includes(session.role));
+  for (const panel of session.panels) items.push({ path: `/panel/${panel.name}`, title: panel.title });
+  const here = current();
+  return items.map((item) =>
+    h("a", { href: `#${item.path}`, "aria-current": here.startsWith(item.path) ? "page" : null }, item.title));
+}
+
+function renderShell() {
+  top.hidden = false;
+  clear(document.getElementById("nav")).append(...navLinks());
+  document.getElementById("who").textContent = `${session.username} (${session.role})`;
+}
+
+async function showPortal() {
+  const me = await api("GET", "/api/auth/me");
+  Object.assign(session, { username: me.username, role: me.role, userId: me.userId });
+  session.panels = await api("GET", "/api/frontend/panels").catch(() => []);
+  renderShell();
+  await dispatch(main);
+}
+
+async function start() {
+  top.hidden = true;
+  try {
+    if (await onboardingRequired()) {
+      renderOnboarding(main, start);
+      return;
+    }
+    if (hasSession()) {
+      await refresh();
+      await showPortal();
+      return;
+    }
+  } catch (error) {
+    if (error.status === 0) return; // the unreachable notice is already shown
+    if (error.status !== 401) {
+      renderNotice(main, "Something went wrong", error.message, start);
+      return;
+    }
+  }
+  renderLogin(main, start);
+}
+
+window.addEventListener("hashchange", () => {
+  if (session.role) {
+    renderShell();
+    dispatch(main);
+  }
+});
+document.getElementById("logout").addEventListener("click", () => logout());
+onSessionChange((reason) => {
+  if (reason === "unreachable") {
+    top.hidden = true;
+    renderNotice(main, "The hub does not answer",
+      "Check that the station is powered and on this network, then try again.", start);
+    return;
+  }
+  closeConnection();
+  session.role = null;
+  top.hidden = true;
+  if (reason === "ended") {
+    renderNotice(main, "Your session has ended", "Sign in again to continue.", start);
+  } else {
+    start();
+  }
+});
+
+start();

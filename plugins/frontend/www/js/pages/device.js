@@ -1,0 +1,174 @@
+// One device: state, history chart, recent events, commands, rename and forget.
+import { api } from "../api.js";
+import { h, s, clear, field, formatValue } from "../dom.js";
+import { watchEvents } from "../live.js";
+import { go } from "../router.js";
+import { isManager } from "../session.js";
+import { drawChart, numericSeries } from "./chart.js";
+
+const WINDOWS = [["15 minutes", 15 * 60], ["1 hour", 3600], ["6 hours", 6 * 3600], ["24 hours", 86400]];
+const MAX_PAGES = 10;
+
+async function historySince(deviceId, seconds) {
+  const since = Date.now() - seconds * 1000;
+  const items = [];
+  let before = null;
+  for (let page = 0; page < MAX_PAGES; page += 1) {
+    const query = new URLSearchParams({ limit: "1000" });
+    if (before) query.set("before", before);
+    const body = await api("GET", `/api/devices/${encodeURIComponent(deviceId)}/history?${query}`);
+    for (const item of body.items) {
+      if (Date.parse(item.recordedAt) < since) return items;
+      items.push(item);
+    }
+    if (!body.nextBefore) break;
+    before = body.nextBefore;
+  }
+  return items;
+}
+
+export async function renderDevice(main, deviceId) {
+  let device;
+  try {
+    device = await api("GET", `/api/devices/${encodeURIComponent(deviceId)}`);
+  } catch (error) {
+    clear(main).append(h("h1", {}, "Device not found"), h("p", {}, error.message), h("a", { href: "#/devices" }, "Back to devices"));
+    return null;
+  }
+  const title = h("h1", {}, device.name);
+  const presence = h("span", { class: "badge" });
+  const stateList = h("dl", { class: "state" });
+  const windowSelect = h("select", { name: "window" }, ...WINDOWS.map(([label, secs]) => h("option", { value: String(secs) }, label)));
+  const chart = s("svg", { class: "chart", "aria-label": "History of numeric attributes" });
+  const events = h("ul", { class: "list", "aria-live": "polite" });
+  const subs = [];
+  let history = [];
+
+  function showState() {
+    presence.textContent = device.online ? "online" : "offline";
+    presence.className = `badge ${device.online ? "online" : "offline"}`;
+    clear(stateList);
+    for (const [key, value] of Object.entries(device.state || {})) {
+      stateList.append(h("dt", {}, key), h("dd", { dataset: { attribute: key } }, formatValue(value)));
+    }
+  }
+
+  async function loadHistory() {
+    history = await historySince(device.id, Number(windowSelect.value));
+    drawChart(chart, numericSeries(history));
+  }
+
+  const section = h("section", { class: "card" }, h("h2", {}, "Latest state"),
+    h("p", {}, presence, " ", h("span", { class: "muted" }, `${device.type} · ${device.externalId}`)), stateList);
+  const chartCard = h("section", { class: "card" }, h("h2", {}, "History"),
+    h("div", { class: "toolbar" }, field("Window", windowSelect)), chart);
+  clear(main).append(h("p", {}, h("a", { href: "#/devices" }, "← Devices")), title, section, chartCard,
+    commandCard(device), h("section", { class: "card" }, h("h2", {}, "Recent events"), events));
+  if (isManager()) main.append(manageCard(device, title));
+  showState();
+  windowSelect.addEventListener("change", () => loadHistory());
+  await loadHistory();
+
+  subs.push(await watchEvents("device_state_changed", (data) => {
+    if (data.deviceId !== device.id) return;
+    device.state = data.state;
+    showState();
+    history.unshift({ state: data.state, recordedAt: new Date().toISOString() });
+    drawChart(chart, numericSeries(history));
+  }));
+  subs.push(await watchEvents("device_presence_changed", (data) => {
+    if (data.deviceId !== device.id) return;
+    device.online = data.online;
+    showState();
+  }));
+  subs.push(await watchEvents("device_event", (data) => {
+    if (data.deviceId !== device.id) return;
+    events.prepend(h("li", {}, `${new Date().toLocaleTimeString()} ${data.type} ${data.data == null ? "" : JSON.stringify(data.data)}`));
+    while (events.children.length > 50) events.lastChild.remove();
+  }));
+  return () => subs.forEach((unsubscribe) => unsubscribe());
+}
+
+function commandCard(device) {
+  const command = h("select", { name: "command" });
+  const params = h("textarea", { name: "params", rows: 3 }, "{}");
+  const status = h("p", { class: "command-status", "aria-live": "polite" });
+  api("GET", "/api/device-types").then((types) => {
+    const type = types.find((item) => item.name === device.type);
+    const names = (type && type.commands && type.commands.length) ? type.commands : ["ping"];
+    command.replaceChildren(...names.map((name) => h("option", { value: name }, name)));
+  }).catch(() => command.replaceChildren(h("option", { value: "ping" }, "ping")));
+
+  let watching = null;
+  const form = h("form", {
+    class: "stack",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      let body;
+      try {
+        body = JSON.parse(params.value || "{}");
+      } catch {
+        status.textContent = "Params must be JSON, e.g. {\"relay\": true}";
+        return;
+      }
+      if (watching) watching();
+      status.textContent = "sending…";
+      status.dataset.status = "sending";
+      let commandId = null;
+      const early = [];
+      const show = (data) => {
+        status.dataset.status = data.status;
+        status.textContent = `${data.command || command.value}: ${data.status}${data.error ? ` — ${data.error}` : ""}`;
+      };
+      watching = await watchEvents("command_status_changed", (data) => {
+        if (commandId === null) early.push(data);
+        else if (data.commandId === commandId) show(data);
+      });
+      try {
+        const sent = await api("POST", `/api/devices/${encodeURIComponent(device.id)}/commands`, { command: command.value, params: body });
+        commandId = sent.commandId;
+        show({ status: sent.status, command: command.value });
+        const seen = early.filter((data) => data.commandId === commandId).pop();
+        if (seen) show(seen);
+        else show(await api("GET", `/api/commands/${encodeURIComponent(commandId)}`));
+      } catch (error) {
+        status.dataset.status = "failed";
+        status.textContent = `Not sent: ${error.message}`;
+      }
+    },
+  }, field("Command", command), field("Params (JSON)", params), h("button", { type: "submit" }, "Send command"), status);
+  return h("section", { class: "card" }, h("h2", {}, "Send a command"), form);
+}
+
+function manageCard(device, title) {
+  const name = h("input", { name: "name", value: device.name, required: true, maxlength: 128 });
+  const message = h("p", { role: "status" });
+  const rename = h("form", {
+    class: "row",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      try {
+        const saved = await api("PATCH", `/api/devices/${encodeURIComponent(device.id)}`, { name: name.value });
+        device.name = saved.name;
+        title.textContent = saved.name;
+        message.textContent = "Renamed.";
+      } catch (error) {
+        message.textContent = error.message;
+      }
+    },
+  }, field("Name", name), h("button", { type: "submit" }, "Rename"));
+  const forget = h("button", {
+    type: "button",
+    class: "danger",
+    onclick: async () => {
+      if (!confirm(`Forget ${device.name}? Its history and events are deleted.`)) return;
+      try {
+        await api("DELETE", `/api/devices/${encodeURIComponent(device.id)}`);
+        go("/devices");
+      } catch (error) {
+        message.textContent = error.message;
+      }
+    },
+  }, "Forget device");
+  return h("section", { class: "card" }, h("h2", {}, "Manage"), rename, h("p", {}, forget), message);
+}

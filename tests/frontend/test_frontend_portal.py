@@ -1,0 +1,172 @@
+"""The portal in a real browser against a real hub, Mosquitto, the simulator and a
+virtual BLE radio: the path a station's owner takes, and what a member may not see."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from plugins.ble_provisioning.testing import SimulatedProvisioningDevice
+from tests.frontend.conftest import WAIT_MS
+from tests.frontend.portal_hub import PortalHub, fleet, portal_hub
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+OWNER = ("olivia", "correct horse battery")
+MEMBER = ("mark", "another long password")
+BLE_ADDRESS = "C4:DD:57:30:00:01"
+NETWORKS = {"Farm WiFi": "correct horse"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def station(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[PortalHub]:
+    async with portal_hub(tmp_path_factory.mktemp("portal")) as running:
+        yield running
+
+
+def expect():  # imported late: the module is skipped, not broken, without playwright
+    from playwright.async_api import expect as playwright_expect
+
+    playwright_expect.set_options(timeout=WAIT_MS)
+    return playwright_expect
+
+
+async def onboarding_open(station: PortalHub) -> bool:
+    async with (
+        aiohttp.ClientSession(base_url=station.url) as http,
+        http.get("/api/auth/onboarding") as response,
+    ):
+        return (await response.json())["required"]
+
+
+async def sign_in(page, username: str, password: str) -> None:
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def test_owner_runs_the_station_from_the_portal(station, new_context):
+    check = expect()
+    context = await new_context()
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    # First run: the onboarding form creates the owner, who is then signed in.
+    await page.goto(station.url)
+    await check(page.get_by_role("heading", name="Welcome to Station Hub")).to_be_visible()
+    await page.get_by_label("Username").fill(OWNER[0])
+    await page.get_by_label("Password").fill(OWNER[1])
+    await page.get_by_role("button", name="Create owner").click()
+    await check(page.get_by_role("heading", name="Devices")).to_be_visible()
+
+    # Sign out, and back in.
+    await page.get_by_role("button", name="Sign out").click()
+    await check(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await sign_in(page, *OWNER)
+    await check(page.get_by_role("heading", name="Devices")).to_be_visible()
+
+    # Devices appear live, from the simulator, without a reload.
+    async with fleet(station.broker, 3, rate=4, heartbeat_interval=1, seed=3):
+        rows = page.locator("table.devices tbody tr")
+        await check(rows).to_have_count(3, timeout=WAIT_MS)
+        await check(page.get_by_role("link", name="sim-0001")).to_be_visible()
+        await check(rows.first.locator(".badge")).to_have_text("online")
+        await page.get_by_label("Search").fill("sim-0002")
+        await check(page.locator("table.devices tbody tr:visible")).to_have_count(1)
+        await page.get_by_label("Search").fill("")
+
+        # The device page: its chart draws from the history, a command succeeds.
+        await page.get_by_role("link", name="sim-0001").click()
+        await check(page.get_by_role("heading", name="sim-0001")).to_be_visible()
+        chart = page.locator("svg.chart polyline[data-series='temperature']")
+        await check(chart).to_have_count(1)
+        await page.get_by_label("Command").select_option("set")
+        await page.get_by_label("Params (JSON)").fill('{"relay": true}')
+        await page.get_by_role("button", name="Send command").click()
+        status = page.locator(".command-status")
+        await check(status).to_have_attribute("data-status", "succeeded")
+        await check(page.locator("dd[data-attribute='relay']")).to_have_text("true")
+
+        # Rename it from its page; the list shows the new name.
+        await page.get_by_label("Name", exact=True).fill("Pump house")
+        await page.get_by_role("button", name="Rename").click()
+        await check(page.get_by_role("heading", name="Pump house")).to_be_visible()
+
+        # A dashboard widget bound to a device attribute, saved on the hub.
+        await page.get_by_role("link", name="Dashboard").click()
+        await check(page.get_by_role("heading", name="Main")).to_be_visible()
+        await page.get_by_label("Widget").select_option("gauge")
+        await page.get_by_label("Title").fill("Pump temperature")
+        await page.locator("select[name=device]").select_option(label="Pump house")
+        await page.get_by_label("Attribute").fill("temperature")
+        await page.get_by_role("button", name="Add widget").click()
+        widget = page.locator("article.widget", has_text="Pump temperature")
+        await check(widget.locator("svg.gauge")).to_be_visible()
+        await page.reload()
+        await check(widget).to_be_visible()
+        await check(widget.locator("svg.gauge text")).to_have_text(re.compile(r"^\d"))
+
+    # Provision a simulated ESP32 over the virtual radio from the provisioning page.
+    device = await SimulatedProvisioningDevice.start(
+        station.air, BLE_ADDRESS, name="SH-NEW01", networks=NETWORKS
+    )
+    await page.get_by_role("link", name="Provisioning").click()
+    await page.get_by_role("button", name="Choose SH-NEW01").click()
+    await page.get_by_label("Wi-Fi network (SSID)").fill("Farm WiFi")
+    await page.get_by_label("Wi-Fi password").fill("correct horse")
+    await page.get_by_label("Device name (optional)").fill("Greenhouse")
+    await page.get_by_role("button", name="Provision").click()
+    await check(page.locator("p.result")).to_have_attribute("data-outcome", "provisioned")
+    await check(page.locator("ol.progress li").last).to_have_text("provisioned")
+    assert device.payloads and device.payloads[0]["ssid"] == "Farm WiFi"
+    registered = station.hub.devices.by_external_id("esp32-c4dd57300001")
+    assert registered is not None and registered.name == "Greenhouse"
+
+    # The owner adds a member, from the users page.
+    await page.get_by_role("link", name="Users").click()
+    await page.get_by_label("Username").fill(MEMBER[0])
+    await page.get_by_label("Password").fill(MEMBER[1])
+    await page.locator("select[name=new-role]").select_option("user")
+    await page.get_by_role("button", name="Add user").click()
+    await check(page.get_by_role("cell", name=MEMBER[0])).to_be_visible()
+    assert errors == []
+
+
+async def test_a_member_sees_no_users_or_provisioning_page(station, new_context):
+    check = expect()
+    if await onboarding_open(station):
+        pytest.skip("needs the owner and member the first test creates")
+    page = await (await new_context()).new_page()
+    await page.goto(station.url)
+    await sign_in(page, *MEMBER)
+    await check(page.get_by_role("heading", name="Devices")).to_be_visible()
+    nav = page.get_by_role("navigation", name="Main")
+    await check(nav.get_by_role("link", name="Dashboard")).to_be_visible()
+    await check(nav.get_by_role("link", name="Users")).to_have_count(0)
+    await check(nav.get_by_role("link", name="Provisioning")).to_have_count(0)
+    await page.goto(f"{station.url}/#/users")
+    await check(page.get_by_role("heading", name="Not available")).to_be_visible()
+    await check(page.get_by_role("button", name="Add user")).to_have_count(0)
+
+
+async def test_the_page_says_so_when_the_session_ends(station, new_context):
+    check = expect()
+    if await onboarding_open(station):
+        pytest.skip("needs the owner the first test creates")
+    page = await (await new_context()).new_page()
+    await page.goto(station.url)
+    await sign_in(page, *OWNER)
+    await check(page.get_by_role("heading", name="Devices")).to_be_visible()
+    # Spend the tab's refresh token elsewhere, as a thief would: the hub ends every
+    # session of the user, and the portal's next call finds out.
+    spent = await page.evaluate("sessionStorage.getItem('stationHub.refreshToken')")
+    async with aiohttp.ClientSession(base_url=station.url) as http:
+        for _ in range(2):
+            await http.post("/api/auth/refresh", json={"refresh_token": spent})
+    await page.get_by_role("link", name="Station").click()
+    await check(page.get_by_role("heading", name="Your session has ended")).to_be_visible()
