@@ -215,16 +215,17 @@ def get_services(connection: Connection, message_id: int, _message: dict[str, An
 
 
 def _entity_ids(*values: Any) -> list[str] | None:
-    """The entity ids named in ``target`` and ``service_data`` (a string or a list)."""
-    found: list[str] = []
+    """The entity ids named in ``target`` and ``service_data`` (a string or a list), each
+    once, in order; None when one of them is neither."""
+    found: dict[str, None] = {}
     for value in values:
         if value is None:
             continue
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
             return None
-        found.extend(item for item in items if item not in found)
-    return found
+        found.update(dict.fromkeys(items))
+    return list(found)
 
 
 async def call_service(connection: Connection, message_id: int, message: dict[str, Any]) -> None:
