@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from hub.events import Event, EventBus
 
@@ -73,32 +72,24 @@ class DeviceIndex:
 
     def _dispatcher(self, index: _TypeIndex) -> Callable[[Event], None]:
         by_device = index.by_device
+        get = by_device.get
 
         def dispatch(event: Event) -> None:
+            # The ingest hot path: two dict lookups, and nothing else unless one matched.
             data = event.data
-            device_id = data.get("deviceId")
-            found = by_device.get(device_id) if by_device else None
-            if found:
-                self._call(found, event)
-            external = data.get("externalId")
-            if external is not None and external != device_id and by_device:
-                found = by_device.get(external)
-                if found:
-                    self._call(found, event)
+            found = get(data["deviceId"])
+            more = get(data.get("externalId"))
+            if more is not None:
+                found = more if found is None else [*found, *more]
             if index.any:
-                self._call(index.any, event)
+                found = index.any if found is None else [*found, *index.any]
+            if found is not None:
+                for callback in found:
+                    try:
+                        callback(event)
+                    except Exception:
+                        # A trigger's bug must not reach the transport that reported it.
+                        self.errors += 1
+                        _LOGGER.exception("Automation trigger failed on %s", event.type)
 
         return dispatch
-
-    def _call(self, callbacks: list[DeviceCallback], event: Event) -> None:
-        for callback in callbacks:
-            try:
-                callback(event)
-            except Exception:
-                # A trigger's bug must not reach the transport that reported the state.
-                self.errors += 1
-                _LOGGER.exception("Automation trigger failed on %s", event.type)
-
-
-def device_key(value: Any) -> str | None:
-    return None if value is None else str(value)

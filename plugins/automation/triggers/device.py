@@ -28,33 +28,33 @@ class _Holds:
         self._context = context
         self._seconds = seconds
         self._fire = fire
-        self._pending: dict[str, asyncio.Task[None]] = {}
+        self.pending: dict[str, asyncio.Task[None]] = {}
 
     def started(self, device_id: str, data: dict[str, Any]) -> None:
         if self._seconds is None:
             self._fire(data)
             return
-        if device_id in self._pending:
+        if device_id in self.pending:
             return
-        self._pending[device_id] = self._context.start(
+        self.pending[device_id] = self._context.start(
             self._hold(device_id, data), name=f"for.{device_id}"
         )
 
     def broken(self, device_id: str) -> None:
-        task = self._pending.pop(device_id, None)
+        task = self.pending.pop(device_id, None)
         if task is not None:
             task.cancel()
 
     async def _hold(self, device_id: str, data: dict[str, Any]) -> None:
         assert self._seconds is not None
         await self._context.clock.sleep(self._seconds)
-        self._pending.pop(device_id, None)
+        self.pending.pop(device_id, None)
         self._fire({**data, "for": self._seconds})
 
     def stop(self) -> None:
-        for task in self._pending.values():
+        for task in self.pending.values():
             task.cancel()
-        self._pending.clear()
+        self.pending.clear()
 
 
 def _value(state: Any, attribute: str | None) -> Any:
@@ -75,14 +75,23 @@ def _numeric_ok(value: Any, config: dict[str, Any]) -> bool:
 
 def state_test(config: dict[str, Any]) -> Callable[[Any], bool]:
     """Whether a value satisfies the trigger's ``to``/``above``/``below`` (what must hold)."""
-    numeric = "above" in config or "below" in config
+    has_to, to = "to" in config, config.get("to")
+    above, below = config.get("above"), config.get("below")
+    numeric = above is not None or below is not None
 
     def holds(value: Any) -> bool:
         if value is _MISSING:
             return False
-        if "to" in config and value != config["to"]:
+        if has_to and value != to:
             return False
-        return not (numeric and not _numeric_ok(value, config))
+        if numeric:
+            if value.__class__ not in (int, float):
+                return False
+            if above is not None and not value > above:
+                return False
+            if below is not None and not value < below:
+                return False
+        return True
 
     return holds
 
@@ -93,15 +102,21 @@ def _attach_state(context: TriggerContext, config: dict[str, Any], fire: Fire) -
     numeric = "above" in config or "below" in config
     has_from = "from" in config
     timers = _Holds(context, config.get("for"), fire)
+    pending = timers.pending
 
     def on_state(event: Event) -> None:
+        # Runs for every state message of the watched device: the common case (the new
+        # value does not satisfy the trigger, no timer running) returns after one test.
         data = event.data
-        device_id = data["deviceId"]
-        new = _value(data["state"], attribute)
+        state = data["state"]
+        new = state.get(attribute, _MISSING) if attribute is not None else state
         if not holds(new):
-            timers.broken(device_id)
+            if pending:
+                timers.broken(data["deviceId"])
             return
-        old = _value(data.get("oldState") or {}, attribute)
+        device_id = data["deviceId"]
+        old_state = data.get("oldState") or {}
+        old = old_state.get(attribute, _MISSING) if attribute is not None else old_state
         if has_from and old != config["from"]:
             return
         # A change into the condition: the value changed, and for a threshold, crossed it.
@@ -115,7 +130,7 @@ def _attach_state(context: TriggerContext, config: dict[str, Any], fire: Fire) -
                 "attribute": attribute,
                 "value": None if new is _MISSING else new,
                 "oldValue": None if old is _MISSING else old,
-                "state": data["state"],
+                "state": state,
                 "oldState": data.get("oldState"),
             },
         )
