@@ -2,8 +2,9 @@
 
 Registers the ``user``, ``device`` and ``agent`` auth schemes that routes name in
 ``requires(...)``, the sign-in routes under ``/api/auth``, and the ``station-hub user``
-commands. Other integrations reach users and stations through ``get_user_store(hub)``.
-See docs/auth.md.
+commands. Other integrations reach users and stations through ``get_user_store(hub)``;
+the station's cloud members are offered as the core's typed ``STATION_MEMBERS`` service
+(cloud_members.py), so the cloud link needs no import of this package. See docs/auth.md.
 """
 
 from __future__ import annotations
