@@ -5,5 +5,6 @@ and ``hub_client`` are available in any project that installs station-hub.
 """
 
 from hub.testing.mosquitto import MosquittoBroker, free_port
+from hub.testing.mqtt import publish_and_wait
 
-__all__ = ["MosquittoBroker", "free_port"]
+__all__ = ["MosquittoBroker", "free_port", "publish_and_wait"]
