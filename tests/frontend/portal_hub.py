@@ -32,7 +32,7 @@ class PortalHub:
         return self.hub.http_url
 
 
-def config(broker_url: str, hci: str) -> dict[str, Any]:
+def config(broker_url: str, hci: str, **mqtt: Any) -> dict[str, Any]:
     return {
         "hub": {"station_id": STATION, "history": {"flush_interval": 0.1}},
         "auth": {},
@@ -41,6 +41,7 @@ def config(broker_url: str, hci: str) -> dict[str, Any]:
             # The test broker has no dynamic security plugin: devices share its account.
             "device_identities": "off",
             "reconnect": {"initial": 0.05, "maximum": 0.5, "jitter": 0.1},
+            **mqtt,
         },
         "ble_provisioning": {
             "hci": hci,
@@ -53,14 +54,14 @@ def config(broker_url: str, hci: str) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def portal_hub(directory: Path) -> AsyncIterator[PortalHub]:
+async def portal_hub(directory: Path, **mqtt: Any) -> AsyncIterator[PortalHub]:
     broker = MosquittoBroker(directory / "mosquitto")
     broker.start()
     air = VirtualAir()
     hub: Hub | None = None
     try:
         endpoint = await air.serve_hci()
-        write_config(directory / "config", config(broker.url, endpoint.spec))
+        write_config(directory / "config", config(broker.url, endpoint.spec, **mqtt))
         hub = Hub(directory / "config")
         await hub.start()
         runtime = runtime_for(hub)
