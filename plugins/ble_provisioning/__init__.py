@@ -8,6 +8,7 @@ credentials. The stack is reached through ``BleTransport`` (bleak in production)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,23 @@ def hub_migrations() -> str:
 @hookimpl
 def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
     register(hub, registrar, _ref(hub))
+
+
+@hookimpl
+def hub_frontend_panels(register: Callable[[Any], None]) -> None:
+    # The portal's provisioning page lives here, beside the routes it calls (docs/portal.md).
+    from plugins.frontend import Panel
+
+    register(
+        Panel(
+            name="provisioning",
+            title="Provisioning",
+            static_dir=Path(__file__).parent / "www",
+            module="provisioning.js",
+            roles=("owner", "admin"),
+            order=20,
+        )
+    )
 
 
 @hookimpl

@@ -8,7 +8,7 @@ messages to the auth integration's tables. See docs/cloud-protocol.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,22 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
     runtime = CloudLinkRuntime(hub, settings)
     hub.data[DOMAIN] = runtime
     register_routes(registrar, runtime)
+
+
+@hookimpl
+def hub_frontend_panels(register: Callable[[Any], None]) -> None:
+    # The portal's cloud page lives here, beside the routes it calls (docs/portal.md).
+    from plugins.frontend import Panel
+
+    register(
+        Panel(
+            name="cloud",
+            title="Cloud",
+            static_dir=Path(__file__).parent / "www",
+            module="cloud.js",
+            order=40,
+        )
+    )
 
 
 @hookimpl

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub.hookspecs import hookimpl
-from hub.integrations import RUNNING
+from hub.integrations import RUNNING, SETTING_UP, UNAVAILABLE
 
 from .const import DOMAIN
 from .dashboards import DashboardStore, StoreRef, register_dashboard_routes
@@ -48,7 +48,8 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
     hub.data[DOMAIN] = {"panels": panels, "dashboards": ref}
 
     def running(name: str) -> bool:
-        return hub.integration_state(name) == RUNNING
+        # An unavailable integration keeps its page: the page says what is missing.
+        return hub.integration_state(name) in (RUNNING, UNAVAILABLE, SETTING_UP)
 
     register_static_routes(registrar, PortalViews(PortalFiles(), panels, running))
     register_dashboard_routes(registrar, ref)

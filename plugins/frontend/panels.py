@@ -58,6 +58,7 @@ class Panel:
             "integration": self.integration,
             "url": f"{PANEL_PREFIX}/{self.name}/{self.version}/{self.module}",
             "roles": list(self.roles) if self.roles is not None else None,
+            "order": self.order,
         }
 
 

@@ -8,7 +8,7 @@ docs/iot-gateway.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,22 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
     hub.data[DOMAIN] = runtime
     register_proxy_routes(registrar, runtime)
     register_object_routes(registrar, runtime)
+
+
+@hookimpl
+def hub_frontend_panels(register: Callable[[Any], None]) -> None:
+    # The portal's IoT objects page lives here, beside the routes it calls (docs/portal.md).
+    from plugins.frontend import Panel
+
+    register(
+        Panel(
+            name="iot",
+            title="IoT objects",
+            static_dir=Path(__file__).parent / "www",
+            module="objects.js",
+            order=50,
+        )
+    )
 
 
 @hookimpl

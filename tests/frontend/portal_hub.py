@@ -17,6 +17,7 @@ from plugins.ble_provisioning.testing.radio import VirtualAir
 from plugins.mqtt_devices import runtime_for
 from plugins.mqtt_devices.config import parse_broker_url
 from plugins.mqtt_devices.simulator import Fleet, FleetOptions
+from tests.frontend import panel_integration
 
 STATION = "portal-station"
 
@@ -49,7 +50,13 @@ def config(broker_url: str, hci: str, **mqtt: Any) -> dict[str, Any]:
             "connect_timeout": 3,
             "answer_timeout": 5,
         },
+        # Unclaimed and pointed at nothing that answers: its page shows the state.
+        "cloud_link": {"url": "ws://127.0.0.1:9/cloud"},
+        # No gateway answers either: the objects list and create work from the hub's table.
+        "iot_gateway": {"base_url": "http://127.0.0.1:9/", "app_id": "portal-test"},
         "frontend": {},
+        # A third-party integration that adds a portal page (hub_frontend_panels).
+        "greenhouse": {},
     }
 
 
@@ -62,7 +69,7 @@ async def portal_hub(directory: Path, **mqtt: Any) -> AsyncIterator[PortalHub]:
     try:
         endpoint = await air.serve_hci()
         write_config(directory / "config", config(broker.url, endpoint.spec, **mqtt))
-        hub = Hub(directory / "config")
+        hub = Hub(directory / "config", extra_integrations={"greenhouse": panel_integration})
         await hub.start()
         runtime = runtime_for(hub)
         assert runtime is not None and runtime.connection is not None

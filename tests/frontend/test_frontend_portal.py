@@ -127,6 +127,25 @@ async def test_owner_runs_the_station_from_the_portal(station, new_context):
     registered = station.hub.devices.by_external_id("esp32-c4dd57300001")
     assert registered is not None and registered.name == "Greenhouse"
 
+    # Pages other integrations deliver through hub_frontend_panels: a third party's, the
+    # cloud link's and the IoT gateway's.
+    await page.get_by_role("link", name="Greenhouse").click()
+    await check(page.locator("p.greenhouse")).to_have_text(
+        re.compile(r"Greenhouse sees \d+ devices")
+    )
+    await page.get_by_role("link", name="Cloud").click()
+    await check(page.locator("dd[data-key=state]")).not_to_be_empty()
+    await page.get_by_role("link", name="IoT objects").click()
+    await page.get_by_label("Code").fill("TEMP_01")
+    await page.get_by_label("Name").fill("Greenhouse temperature")
+    await page.get_by_role("button", name="Create object").click()
+    await check(page.locator("tr[data-code=TEMP_01]")).to_contain_text("Greenhouse temperature")
+
+    # The station page: integrations' health and the MQTT counters.
+    await page.get_by_role("link", name="Station").click()
+    await check(page.locator("tr[data-integration=mqtt_devices] .badge")).to_have_text("running")
+    await check(page.locator("dd[data-dropped]")).to_be_visible()
+
     # The owner adds a member, from the users page.
     await page.get_by_role("link", name="Users").click()
     await page.get_by_label("Username").fill(MEMBER[0])
@@ -149,6 +168,8 @@ async def test_a_member_sees_no_users_or_provisioning_page(station, new_context)
     await check(nav.get_by_role("link", name="Dashboard")).to_be_visible()
     await check(nav.get_by_role("link", name="Users")).to_have_count(0)
     await check(nav.get_by_role("link", name="Provisioning")).to_have_count(0)
+    await check(nav.get_by_role("link", name="Greenhouse")).to_have_count(0)
+    await check(nav.get_by_role("link", name="IoT objects")).to_be_visible()
     await page.goto(f"{station.url}/#/users")
     await check(page.get_by_role("heading", name="Not available")).to_be_visible()
     await check(page.get_by_role("button", name="Add user")).to_have_count(0)

@@ -8,7 +8,6 @@ import { renderOnboarding, renderLogin, renderNotice } from "./pages/signin.js";
 import { renderDevices } from "./pages/devices.js";
 import { renderDevice } from "./pages/device.js";
 import { renderDashboard } from "./pages/dashboard.js";
-import { renderProvisioning } from "./pages/provisioning.js";
 import { renderStation } from "./pages/station.js";
 import { renderUsers } from "./pages/users.js";
 import { renderPanel } from "./pages/panel.js";
@@ -17,18 +16,17 @@ const main = document.getElementById("main");
 const top = document.getElementById("top");
 const MANAGERS = ["owner", "admin"];
 
+// Built-in pages; integrations' pages (hub_frontend_panels) join them by their order.
 const NAV = [
-  { path: "/devices", title: "Devices" },
-  { path: "/dashboard", title: "Dashboard" },
-  { path: "/provisioning", title: "Provisioning", roles: MANAGERS },
-  { path: "/station", title: "Station" },
-  { path: "/users", title: "Users", roles: MANAGERS },
+  { path: "/devices", title: "Devices", order: 10 },
+  { path: "/dashboard", title: "Dashboard", order: 15 },
+  { path: "/station", title: "Station", order: 60 },
+  { path: "/users", title: "Users", roles: MANAGERS, order: 70 },
 ];
 
 route(/^\/devices$/, renderDevices);
 route(/^\/device\/([^/]+)$/, renderDevice);
 route(/^\/dashboard$/, renderDashboard);
-route(/^\/provisioning$/, guarded(MANAGERS, renderProvisioning));
 route(/^\/station$/, renderStation);
 route(/^\/users$/, guarded(MANAGERS, renderUsers));
 route(/^\/panel\/([a-z0-9_-]+)$/, renderPanel);
@@ -48,7 +46,8 @@ function guarded(roles, render) {
 
 function navLinks() {
   const items = NAV.filter((item) => !item.roles || item.roles.includes(session.role));
-  for (const panel of session.panels) items.push({ path: `/panel/${panel.name}`, title: panel.title });
+  for (const panel of session.panels) items.push({ path: `/panel/${panel.name}`, title: panel.title, order: panel.order });
+  items.sort((a, b) => a.order - b.order);
   const here = current();
   return items.map((item) =>
     h("a", { href: `#${item.path}`, "aria-current": here.startsWith(item.path) ? "page" : null }, item.title));

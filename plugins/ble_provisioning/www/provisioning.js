@@ -1,9 +1,7 @@
-// Live BLE candidates from /api/provisioning/ws (replayed on open), provisioning with
-// Wi-Fi credentials, and each step the hub reports (docs/ble-provisioning.md).
-import { api, accessToken, refresh, accessExpired } from "../api.js";
-import { h, clear, field } from "../dom.js";
-
-export async function renderProvisioning(main) {
+// The portal's provisioning page, delivered by this integration through
+// hub_frontend_panels (docs/portal.md): live BLE candidates from /api/provisioning/ws
+// (replayed on open), provisioning with Wi-Fi credentials, and each step the hub reports.
+export async function render(container, { api, freshToken, socketUrl, h, field }) {
   const scan = h("p", { class: "scan-state", role: "status" }, "Connecting to the scanner…");
   const list = h("ul", { class: "list candidates", "aria-live": "polite" });
   const ssid = h("input", { name: "ssid", autocomplete: "off", required: true });
@@ -39,6 +37,7 @@ export async function renderProvisioning(main) {
       progress.replaceChildren();
       result.textContent = "Provisioning…";
       result.className = "result";
+      delete result.dataset.outcome;
       submit.disabled = true;
       const body = { address: chosen.address, ssid: ssid.value, password: password.value };
       if (name.value) body.name = name.value;
@@ -55,20 +54,22 @@ export async function renderProvisioning(main) {
         submit.disabled = false;
       }
     },
-  }, chosenLabel, field("Wi-Fi network (SSID)", ssid), field("Wi-Fi password", password), field("Device name (optional)", name), submit);
+  }, chosenLabel, field("Wi-Fi network (SSID)", ssid), field("Wi-Fi password", password),
+  field("Device name (optional)", name), submit);
 
-  clear(main).append(h("h1", {}, "Provisioning"), scan,
+  container.append(scan,
     h("section", { class: "card" }, h("h2", {}, "Devices nearby"), list),
     h("section", { class: "card" }, h("h2", {}, "Provision"), form, progress, result));
   drawList();
 
-  if (accessExpired()) await refresh();
-  const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/provisioning/ws`);
-  socket.addEventListener("message", (message) => {
+  const socket = new WebSocket(socketUrl("/api/provisioning/ws"));
+  socket.addEventListener("message", async (message) => {
     const data = JSON.parse(message.data);
-    if (data.type === "auth_required") socket.send(JSON.stringify({ type: "auth", access_token: accessToken() }));
-    else if (data.type === "auth_invalid") scan.textContent = "The scanner refused this session; sign in again.";
-    else if (data.type === "scan") {
+    if (data.type === "auth_required") {
+      socket.send(JSON.stringify({ type: "auth", access_token: await freshToken() }));
+    } else if (data.type === "auth_invalid") {
+      scan.textContent = "The scanner refused this session; sign in again.";
+    } else if (data.type === "scan") {
       scan.dataset.state = data.state;
       scan.textContent = data.state === "unavailable"
         ? `Bluetooth is not available on this station: ${data.reason || "no adapter"}. Devices cannot be provisioned from here.`
@@ -83,12 +84,12 @@ export async function renderProvisioning(main) {
       progress.append(h("li", {}, data.state));
     }
   });
-  socket.addEventListener("close", () => {
-    if (scan.dataset.state !== "unavailable") scan.textContent = "The scanner connection closed. Reload the page to scan again.";
+  socket.addEventListener("close", (event) => {
+    if (scan.dataset.state === "unavailable") return;
+    scan.dataset.state = "closed";
+    scan.textContent = event.code === 1011 || event.code === 1006
+      ? "Bluetooth provisioning is not available on this station right now."
+      : "The scanner connection closed. Open this page again to scan.";
   });
-  api("GET", "/api/health").then((health) => {
-    const state = health.integrations && health.integrations.ble_provisioning;
-    if (!state) scan.textContent = "BLE provisioning is not enabled on this station.";
-  }).catch(() => {});
   return () => socket.close();
 }
