@@ -56,6 +56,11 @@ class Automation:
     # ---- attach / detach -----------------------------------------------------------
 
     @property
+    def running(self) -> int:
+        """Runs going on now (queued ones included)."""
+        return len(self._runs)
+
+    @property
     def attached(self) -> bool:
         return self._context is not None
 
@@ -208,11 +213,12 @@ class Automation:
             "id": self.id,
             "alias": self.config.get("alias"),
             "origin": self.origin,
+            "source": self.config.get("_source"),
             "editable": self.origin == "api",
             "enabled": self.enabled,
             "state": "invalid" if self.invalid else ("on" if self.enabled else "off"),
             "error": self.invalid,
-            "running": len(self._runs),
+            "running": self.running,
             "lastTriggered": iso(self.last_triggered) if self.last_triggered else None,
             "counters": dict(self.counters),
             "config": jsonable(self.config),

@@ -66,10 +66,6 @@ class DeviceIndex:
 
         return remove
 
-    def watched_devices(self, event_type: str) -> int:
-        index = self._types.get(event_type)
-        return 0 if index is None else len(index.by_device)
-
     def _dispatcher(self, index: _TypeIndex) -> Callable[[Event], None]:
         by_device = index.by_device
         get = by_device.get

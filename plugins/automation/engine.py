@@ -128,7 +128,7 @@ class Engine:
             "automations": len(self.automations),
             "enabled": sum(1 for item in automations if item.enabled and not item.invalid),
             "invalid": sum(1 for item in automations if item.invalid),
-            "running": sum(len(item._runs) for item in automations),
+            "running": sum(item.running for item in automations),
             "triggerErrors": self.index.errors,
         }
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from hub.http.errors import ApiError
 
 from .automation import Automation
-from .engine import Engine
+from .engine import Engine, builtin_platforms
 from .store import AutomationStore
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ class AutomationRuntime:
 
     async def start(self) -> None:
         """Collect the types, set up YAML then stored automations, and start watching."""
+        self.engine.platforms = builtin_platforms()
         self.engine.collect_platforms()
         for config in self._yaml:
             self.engine.add(config, origin="yaml")

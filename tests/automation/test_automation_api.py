@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from plugins.automation import runtime_for
 from tests.automation.helpers import Runs
 
@@ -43,6 +45,7 @@ async def test_crud_with_roles(automation_hub, hub_client):
         listed = {item["id"]: item for item in await response.json()}
     assert set(listed) == {"from_yaml", "made_here"}
     assert listed["from_yaml"]["origin"] == "yaml" and not listed["from_yaml"]["editable"]
+    assert listed["from_yaml"]["source"].startswith("configuration.yaml, line ")
 
     runs = Runs(hub)
     hub.bus.fire("api_go", {"by": "test"})
@@ -135,3 +138,20 @@ async def test_invalid_bodies_are_refused_with_the_field(automation_hub, hub_cli
     assert {"device_state", "device_event", "device_presence", "command_status"} <= names
     assert {"time", "time_pattern", "hub_start", "event"} <= names
     assert {item["name"] for item in types["actions"]} == {"device_command", "notify_cloud"}
+
+
+@pytest.mark.postgres
+async def test_api_automations_are_stored_in_postgresql(
+    postgres_database, automation_hub, hub_client
+):
+    hub = await automation_hub([], hub={"database": {"url": postgres_database}})
+    owner = await hub_client(hub, token="owner-token")
+    async with owner.post("/api/automations", json=CREATED) as response:
+        assert response.status == 201, await response.text()
+    async with owner.post("/api/automations/made_here/disable") as response:
+        assert response.status == 200
+    runtime = runtime_for(hub)
+    await runtime.stop()
+    await runtime.start()
+    stored = runtime.engine.automations["made_here"]
+    assert stored.origin == "api" and stored.enabled is False
