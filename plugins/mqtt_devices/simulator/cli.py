@@ -12,6 +12,8 @@ import time
 
 import voluptuous as vol
 
+from hub.subcommands import Subcommands
+
 from ..config import BrokerAddress, parse_broker_url
 from ..const import EXTERNAL_ID
 from ..dynsec import DynsecError
@@ -20,7 +22,7 @@ from .fleet import Fleet, FleetOptions
 REPORT_EVERY = 5.0
 
 
-def add_simulate_command(subparsers: argparse._SubParsersAction) -> None:
+def add_simulate_command(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "simulate",
         help="simulated ESP32 devices speaking the MQTT device protocol",
