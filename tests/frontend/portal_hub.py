@@ -33,10 +33,12 @@ class PortalHub:
         return self.hub.http_url
 
 
-def config(broker_url: str, hci: str, **mqtt: Any) -> dict[str, Any]:
+def config(
+    broker_url: str, hci: str, auth: dict[str, Any] | None = None, **mqtt: Any
+) -> dict[str, Any]:
     return {
         "hub": {"station_id": STATION, "history": {"flush_interval": 0.1}},
-        "auth": {},
+        "auth": auth or {},
         "mqtt_devices": {
             "broker": broker_url,
             # The test broker has no dynamic security plugin: devices share its account.
@@ -61,14 +63,16 @@ def config(broker_url: str, hci: str, **mqtt: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def portal_hub(directory: Path, **mqtt: Any) -> AsyncIterator[PortalHub]:
+async def portal_hub(
+    directory: Path, auth: dict[str, Any] | None = None, **mqtt: Any
+) -> AsyncIterator[PortalHub]:
     broker = MosquittoBroker(directory / "mosquitto")
     broker.start()
     air = VirtualAir()
     hub: Hub | None = None
     try:
         endpoint = await air.serve_hci()
-        write_config(directory / "config", config(broker.url, endpoint.spec, **mqtt))
+        write_config(directory / "config", config(broker.url, endpoint.spec, auth, **mqtt))
         hub = Hub(directory / "config", extra_integrations={"greenhouse": panel_integration})
         await hub.start()
         runtime = runtime_for(hub)

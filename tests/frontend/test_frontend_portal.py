@@ -156,13 +156,20 @@ async def test_owner_runs_the_station_from_the_portal(station, new_context):
     assert errors == []
 
 
-async def test_a_member_sees_no_users_or_provisioning_page(station, new_context):
+async def test_a_member_on_a_phone_sees_no_users_or_provisioning_page(station, new_context):
+    """Signed in with the keyboard alone, on a phone-width screen."""
     check = expect()
     if await onboarding_open(station):
         pytest.skip("needs the owner and member the first test creates")
-    page = await (await new_context()).new_page()
+    context = await new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = await context.new_page()
     await page.goto(station.url)
-    await sign_in(page, *MEMBER)
+    await check(page.get_by_label("Username")).to_be_focused()
+    await page.keyboard.type(MEMBER[0])
+    await page.keyboard.press("Tab")
+    await check(page.get_by_label("Password")).to_be_focused()
+    await page.keyboard.type(MEMBER[1])
+    await page.keyboard.press("Enter")
     await check(page.get_by_role("heading", name="Devices")).to_be_visible()
     nav = page.get_by_role("navigation", name="Main")
     await check(nav.get_by_role("link", name="Dashboard")).to_be_visible()
@@ -170,9 +177,35 @@ async def test_a_member_sees_no_users_or_provisioning_page(station, new_context)
     await check(nav.get_by_role("link", name="Provisioning")).to_have_count(0)
     await check(nav.get_by_role("link", name="Greenhouse")).to_have_count(0)
     await check(nav.get_by_role("link", name="IoT objects")).to_be_visible()
+    await check(page.locator("table.devices tbody tr").first).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # Typing the address is no way round: the page says no, and so does the hub.
     await page.goto(f"{station.url}/#/users")
     await check(page.get_by_role("heading", name="Not available")).to_be_visible()
     await check(page.get_by_role("button", name="Add user")).to_have_count(0)
+    await page.goto(f"{station.url}/#/panel/provisioning")
+    await check(page.get_by_role("heading", name="Not available")).to_be_visible()
+    # Members read IoT objects but get no form to create them.
+    await page.goto(f"{station.url}/#/panel/iot")
+    await check(page.locator("tr[data-code=TEMP_01]")).to_be_visible()
+    await check(page.get_by_role("button", name="Create object")).to_have_count(0)
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+async def test_the_page_says_so_when_the_hub_does_not_answer(station, new_context):
+    check = expect()
+    if await onboarding_open(station):
+        pytest.skip("needs the owner the first test creates")
+    page = await (await new_context()).new_page()
+    await page.goto(station.url)
+    await sign_in(page, *OWNER)
+    await check(page.get_by_role("heading", name="Devices")).to_be_visible()
+    await page.route("**/api/**", lambda route: route.abort("connectionrefused"))
+    await page.get_by_role("link", name="Station").click()
+    await check(page.get_by_role("heading", name="The hub does not answer")).to_be_visible()
+    await page.unroute("**/api/**")
+    await page.get_by_role("button", name="Continue").click()
+    await check(page.get_by_role("heading", name="Station")).to_be_visible()
 
 
 async def test_the_page_says_so_when_the_session_ends(station, new_context):

@@ -67,7 +67,7 @@ export function refresh() {
   return refreshing;
 }
 
-async function raw(method, path, body, token) {
+async function raw(method, path, body, token, options = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -90,17 +90,19 @@ async function raw(method, path, body, token) {
     const problem = (data && data.error) || {};
     throw new ApiError(response.status, problem.code, problem.message);
   }
+  // Paged listings name their next page in X-Next-Cursor (docs/architecture.md).
+  if (options.withHeaders) return { body: data, next: response.headers.get("X-Next-Cursor") };
   return data;
 }
 
-export async function api(method, path, body) {
+export async function api(method, path, body, options) {
   if (accessExpired()) await refresh();
   try {
-    return await raw(method, path, body, access);
+    return await raw(method, path, body, access, options);
   } catch (error) {
     if (error.status !== 401) throw error;
     await refresh();
-    return raw(method, path, body, access);
+    return raw(method, path, body, access, options);
   }
 }
 

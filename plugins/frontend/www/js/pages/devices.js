@@ -1,14 +1,31 @@
-// Every device, live. Entity updates only mark rows dirty; one animation frame applies
-// them all, so 1,000 devices and a stream of states cost one DOM pass per frame.
+// Every device, live. The list is read once from /api/devices (every page), then kept
+// current by the hub's device events over the WebSocket API (subscribe_events). Each
+// event only records which rows changed; one animation frame applies them all, so 1,000
+// devices and a stream of states cost one short DOM pass per frame. (subscribe_entities
+// would copy the whole entity map on every change: fine for a few, not for 1,000 at once.)
+import { api } from "../api.js";
 import { h, clear, field } from "../dom.js";
-import { watchEntities } from "../live.js";
-import { deviceOf, summary } from "./entities.js";
+import { watchEvents } from "../live.js";
+import { summary } from "./entities.js";
+
+const EVENTS = ["device_registered", "device_updated", "device_removed", "device_state_changed", "device_presence_changed"];
+
+async function allDevices() {
+  const devices = [];
+  let path = "/api/devices?limit=1000";
+  for (let page = 0; path && page < 100; page += 1) {
+    const { body, next } = await api("GET", path, undefined, { withHeaders: true });
+    devices.push(...body);
+    path = next ? `/api/devices?limit=1000&cursor=${encodeURIComponent(next)}` : null;
+  }
+  return devices;
+}
 
 export async function renderDevices(main) {
   const search = h("input", { type: "search", name: "search", placeholder: "name, id or type" });
   const presence = h("select", { name: "presence" },
     h("option", { value: "" }, "All"), h("option", { value: "online" }, "Online"), h("option", { value: "offline" }, "Offline"));
-  const count = h("p", { class: "muted", "aria-live": "polite" }, "Connecting…");
+  const count = h("p", { class: "muted", "aria-live": "polite" }, "Loading…");
   const body = h("tbody");
   const table = h("table", { class: "devices" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Type"),
@@ -17,27 +34,29 @@ export async function renderDevices(main) {
   clear(main).append(h("h1", {}, "Devices"),
     h("div", { class: "toolbar" }, field("Search", search), field("Presence", presence)), count, table);
 
-  const rows = new Map(); // entity_id -> {entity, device, row, cells}
-  let latest = {};
+  const rows = new Map(); // device id -> {device, cells, text}
+  const dirty = new Set();
+  const removed = new Set();
+  let pending = []; // events that arrive while the list loads
   let frame = 0;
-  let first = true;
 
-  function makeRow(device) {
-    const link = h("a", { href: `#/device/${encodeURIComponent(device.id)}` });
+  function makeRow(id) {
+    const link = h("a", { href: `#/device/${encodeURIComponent(id)}` });
     const type = h("td");
     const badge = h("span", { class: "badge" });
     const state = h("td", { class: "state" });
-    const row = h("tr", { dataset: { entity: device.entityId } }, h("td", {}, link), type, h("td", {}, badge), state);
+    const row = h("tr", { dataset: { device: id } }, h("td", {}, link), type, h("td", {}, badge), state);
     return { row, link, type, badge, state };
   }
 
   function paint(entry) {
     const d = entry.device;
-    entry.cells.link.textContent = d.name;
+    entry.cells.link.textContent = d.name || d.externalId;
     entry.cells.type.textContent = d.type || "";
-    entry.cells.badge.textContent = d.online ? "online" : "offline";
+    const label = d.pending ? "pending" : d.online ? "online" : "offline";
+    entry.cells.badge.textContent = label;
     entry.cells.badge.className = `badge ${d.online ? "online" : "offline"}`;
-    entry.cells.state.textContent = summary(d.state);
+    entry.cells.state.textContent = summary(d.state || {});
     entry.text = `${d.name} ${d.externalId} ${d.type}`.toLowerCase();
   }
 
@@ -50,55 +69,95 @@ export async function renderDevices(main) {
     return true;
   }
 
+  function show(entry) {
+    entry.cells.row.hidden = !visible(entry);
+  }
+
   function filter() {
     let shown = 0;
     for (const entry of rows.values()) {
-      entry.cells.row.hidden = !visible(entry);
+      show(entry);
       if (!entry.cells.row.hidden) shown += 1;
     }
     count.textContent = `${shown} of ${rows.size} devices`;
   }
 
+  function upsert(device) {
+    const entry = rows.get(device.id);
+    if (entry) Object.assign(entry.device, device);
+    else rows.set(device.id, { device: { ...device }, cells: null, text: "" });
+    removed.delete(device.id);
+    dirty.add(device.id);
+  }
+
+  function handle(type, data) {
+    if (type === "device_registered" || type === "device_updated") {
+      upsert(data.device);
+    } else if (type === "device_removed") {
+      removed.add(data.deviceId);
+    } else {
+      const entry = rows.get(data.deviceId);
+      if (!entry) return;
+      if (type === "device_state_changed") entry.device.state = data.state;
+      else entry.device.online = data.online;
+      dirty.add(data.deviceId);
+    }
+    schedule();
+  }
+
+  function schedule() {
+    if (!frame && pending === null) frame = requestAnimationFrame(apply);
+  }
+
   function apply() {
     frame = 0;
     const added = [];
-    for (const [id, entity] of Object.entries(latest)) {
-      let entry = rows.get(id);
-      if (entry && entry.entity === entity) continue;
-      if (!entry) {
-        entry = { entity, device: null, cells: makeRow(deviceOf(entity)) };
-        rows.set(id, entry);
+    for (const id of removed) {
+      const entry = rows.get(id);
+      if (entry && entry.cells) entry.cells.row.remove();
+      rows.delete(id);
+      dirty.delete(id);
+    }
+    removed.clear();
+    for (const id of dirty) {
+      const entry = rows.get(id);
+      if (!entry) continue;
+      if (!entry.cells) {
+        entry.cells = makeRow(id);
         added.push(entry);
       }
-      entry.entity = entity;
-      entry.device = deviceOf(entity);
       paint(entry);
+      show(entry);
     }
-    for (const [id, entry] of rows) {
-      if (!(id in latest)) { entry.cells.row.remove(); rows.delete(id); }
-    }
+    const changedCount = dirty.size;
+    dirty.clear();
     if (added.length) {
-      added.sort((a, b) => a.device.name.localeCompare(b.device.name));
+      added.sort((a, b) => (a.device.name || "").localeCompare(b.device.name || ""));
       const fragment = document.createDocumentFragment();
       for (const entry of added) fragment.append(entry.cells.row);
       body.append(fragment);
     }
-    filter();
-    if (first) {
-      first = false;
-      performance.mark("devices-interactive");
-      table.dataset.ready = "true";
-    }
+    if (added.length || changedCount) filter();
   }
+
+  // Subscribe first and keep what arrives, so no change between the read and the
+  // subscription is lost; replay it over the list once the list is in.
+  const subscriptions = await Promise.all(EVENTS.map((type) => watchEvents(type, (data) => {
+    if (pending) pending.push([type, data]);
+    else handle(type, data);
+  })));
+  for (const device of await allDevices()) upsert(device);
+  const early = pending;
+  pending = null;
+  for (const [type, data] of early) handle(type, data);
+  apply();
+  performance.mark("devices-interactive");
+  table.dataset.ready = "true";
 
   search.addEventListener("input", filter);
   presence.addEventListener("change", filter);
-  const unsubscribe = await watchEntities((entities) => {
-    latest = entities;
-    if (!frame) frame = requestAnimationFrame(apply);
-  });
   return () => {
     if (frame) cancelAnimationFrame(frame);
-    unsubscribe();
+    subscriptions.forEach((unsubscribe) => unsubscribe());
   };
 }
