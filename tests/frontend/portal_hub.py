@@ -4,11 +4,14 @@ provisioning on a bumble virtual radio, and the frontend; plus the simulator's f
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from aiohttp.test_utils import TestServer
 
 from hub.core import Hub
 from hub.testing.mosquitto import MosquittoBroker
@@ -18,6 +21,7 @@ from plugins.mqtt_devices import runtime_for
 from plugins.mqtt_devices.config import parse_broker_url
 from plugins.mqtt_devices.simulator import Fleet, FleetOptions
 from tests.frontend import panel_integration
+from tests.iot_gateway.gateway_double import APP_ID, APP_SECRET, Answer, GatewayDouble
 
 STATION = "portal-station"
 
@@ -27,6 +31,14 @@ class PortalHub:
     hub: Hub
     broker: MosquittoBroker
     air: VirtualAir
+    gateway: GatewayDouble
+
+    def gateway_values(self, values: dict[str, float]) -> None:
+        """What the gateway answers to /codes/values from now on."""
+        body = {"data": [{"code": code, "value": value} for code, value in values.items()]}
+        self.gateway.answers["/codes/values"] = Answer(
+            body=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
 
     @property
     def url(self) -> str:
@@ -34,7 +46,11 @@ class PortalHub:
 
 
 def config(
-    broker_url: str, hci: str, auth: dict[str, Any] | None = None, **mqtt: Any
+    broker_url: str,
+    hci: str,
+    gateway_url: str,
+    auth: dict[str, Any] | None = None,
+    **mqtt: Any,
 ) -> dict[str, Any]:
     return {
         "hub": {"station_id": STATION, "history": {"flush_interval": 0.1}},
@@ -54,8 +70,8 @@ def config(
         },
         # Unclaimed and pointed at nothing that answers: its page shows the state.
         "cloud_link": {"url": "ws://127.0.0.1:9/cloud"},
-        # No gateway answers either: the objects list and create work from the hub's table.
-        "iot_gateway": {"base_url": "http://127.0.0.1:9/", "app_id": "portal-test"},
+        # The IoT gateway double of tests/iot_gateway: IoT widgets poll it through the hub.
+        "iot_gateway": {"base_url": gateway_url, "app_id": APP_ID, "app_secret": APP_SECRET},
         "frontend": {},
         # A third-party integration that adds a portal page (hub_frontend_panels).
         "greenhouse": {},
@@ -69,19 +85,25 @@ async def portal_hub(
     broker = MosquittoBroker(directory / "mosquitto")
     broker.start()
     air = VirtualAir()
+    gateway = GatewayDouble()
+    gateway.server = TestServer(gateway.app(), host="127.0.0.1")
+    await gateway.server.start_server()
     hub: Hub | None = None
     try:
         endpoint = await air.serve_hci()
-        write_config(directory / "config", config(broker.url, endpoint.spec, auth, **mqtt))
+        settings = config(broker.url, endpoint.spec, gateway.base_url, auth, **mqtt)
+        write_config(directory / "config", settings)
         hub = Hub(directory / "config", extra_integrations={"greenhouse": panel_integration})
         await hub.start()
         runtime = runtime_for(hub)
         assert runtime is not None and runtime.connection is not None
         await runtime.connection.wait_for_session(1)
-        yield PortalHub(hub, broker, air)
+        yield PortalHub(hub, broker, air, gateway)
     finally:
         if hub is not None:
             await hub.stop()
+        gateway.release_all()
+        await gateway.server.close()
         await air.close()
         broker.stop()
 

@@ -3,6 +3,7 @@ virtual BLE radio: the path a station's owner takes, and what a member may not s
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -91,6 +92,8 @@ async def test_owner_runs_the_station_from_the_portal(station, new_context):
         status = page.locator(".command-status")
         await check(status).to_have_attribute("data-status", "succeeded")
         await check(page.locator("dd[data-attribute='relay']")).to_have_text("true")
+        await page.get_by_label("Window").select_option(label="1 hour")
+        await check(chart).to_have_count(1)
 
         # Rename it from its page; the list shows the new name.
         await page.get_by_label("Name", exact=True).fill("Pump house")
@@ -107,9 +110,24 @@ async def test_owner_runs_the_station_from_the_portal(station, new_context):
         await page.get_by_role("button", name="Add widget").click()
         widget = page.locator("article.widget", has_text="Pump temperature")
         await check(widget.locator("svg.gauge")).to_be_visible()
+        # A value widget bound to an IoT point (seed's dataType: iot), polled every 2 s.
+        station.gateway_values({"TEMP_01": 21.5})
+        await page.get_by_label("Widget").select_option("value")
+        await page.get_by_label("Data").select_option("iot")
+        await page.get_by_label("Title").fill("Gateway temperature")
+        await page.get_by_label("Point code").fill("TEMP_01")
+        await page.get_by_label("Poll every (s)").fill("2")
+        await page.get_by_role("button", name="Add widget").click()
+        point = page.locator("article.widget", has_text="Gateway temperature")
+        await check(point.locator(".value")).to_have_text("21.5")
+        station.gateway_values({"TEMP_01": 22.25})
+        await check(point.locator(".value")).to_have_text("22.25")
+
+        # Both widgets were saved on the hub: a reload shows them, bound as before.
         await page.reload()
         await check(widget).to_be_visible()
         await check(widget.locator("svg.gauge text")).to_have_text(re.compile(r"^\d"))
+        await check(point.locator(".value")).to_have_text("22.25")
 
     # Provision a simulated ESP32 over the virtual radio from the provisioning page.
     device = await SimulatedProvisioningDevice.start(
@@ -119,13 +137,22 @@ async def test_owner_runs_the_station_from_the_portal(station, new_context):
     await page.get_by_role("button", name="Choose SH-NEW01").click()
     await page.get_by_label("Wi-Fi network (SSID)").fill("Farm WiFi")
     await page.get_by_label("Wi-Fi password").fill("correct horse")
-    await page.get_by_label("Device name (optional)").fill("Greenhouse")
+    await page.get_by_label("Device name (optional)").fill("Seed tray")
     await page.get_by_role("button", name="Provision").click()
     await check(page.locator("p.result")).to_have_attribute("data-outcome", "provisioned")
     await check(page.locator("ol.progress li").last).to_have_text("provisioned")
     assert device.payloads and device.payloads[0]["ssid"] == "Farm WiFi"
     registered = station.hub.devices.by_external_id("esp32-c4dd57300001")
-    assert registered is not None and registered.name == "Greenhouse"
+    assert registered is not None and registered.name == "Seed tray"
+
+    # It is listed at once (pending its first MQTT handshake); forget it from its page.
+    await page.get_by_role("link", name="Devices").click()
+    await page.get_by_role("link", name="Seed tray").click()
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="Forget device").click()
+    await check(page.get_by_role("heading", name="Devices")).to_be_visible()
+    await check(page.get_by_role("link", name="Seed tray")).to_have_count(0)
+    assert station.hub.devices.by_external_id("esp32-c4dd57300001") is None
 
     # Pages other integrations deliver through hub_frontend_panels: a third party's, the
     # cloud link's and the IoT gateway's.
@@ -145,6 +172,11 @@ async def test_owner_runs_the_station_from_the_portal(station, new_context):
     await page.get_by_role("link", name="Station").click()
     await check(page.locator("tr[data-integration=mqtt_devices] .badge")).to_have_text("running")
     await check(page.locator("dd[data-dropped]")).to_be_visible()
+    await page.get_by_label("Token name").fill("backup script")
+    await page.get_by_role("button", name="Create token").click()
+    await check(page.get_by_text(re.compile(r"New token \(shown once\): shub_"))).to_be_visible()
+    await page.get_by_role("button", name="Revoke backup script").click()
+    await check(page.get_by_role("button", name="Revoke backup script")).to_have_count(0)
 
     # The owner adds a member, from the users page.
     await page.get_by_role("link", name="Users").click()
