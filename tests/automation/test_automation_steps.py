@@ -256,3 +256,25 @@ async def test_hub_start_trigger(hub_factory):
     await engine.automations["boot"].wait_idle()
     [trace] = engine.traces.of("boot")
     assert trace.trigger["trigger"] == "hub_start" and trace.state == "finished"
+
+
+async def test_devices_are_named_by_hub_id_as_well_as_external_id(automation_hub):
+    hub = await automation_hub([])
+    runs = Runs(hub)
+    sensor = await device(hub, "sensor-7", {"on": False})
+    await runtime_for(hub).save(
+        {
+            "id": "by_hub_id",
+            "triggers": [
+                {"trigger": "device_state", "device": sensor.id, "attribute": "on", "to": True}
+            ],
+            "conditions": [
+                {"condition": "device_state", "device": sensor.id, "attribute": "on", "state": True}
+            ],
+            "actions": [{"event": "seen", "event_data": {"who": "{{ trigger.externalId }}"}}],
+        }
+    )
+    hub.devices.report_state(sensor, {"on": True})
+    trace = await runs.wait_for()
+    assert trace["state"] == "finished" and trace["trigger"]["externalId"] == "sensor-7"
+    assert trace["trigger"]["oldValue"] is False
