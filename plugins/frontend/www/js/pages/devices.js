@@ -61,25 +61,41 @@ export async function renderDevices(main) {
   }
 
   function visible(entry) {
-    const q = search.value.trim().toLowerCase();
     const p = presence.value;
-    if (q && !entry.text.includes(q)) return false;
+    if (query && !entry.text.includes(query)) return false;
     if (p === "online" && !entry.device.online) return false;
     if (p === "offline" && entry.device.online) return false;
     return true;
   }
 
+  let shown = 0;
+  let query = "";
+
+  function counted() {
+    count.textContent = `${shown} of ${rows.size} devices`;
+  }
+
+  // Shows or hides one row; keeps the visible count without walking every row.
   function show(entry) {
-    entry.cells.row.hidden = !visible(entry);
+    const hide = !visible(entry);
+    if (entry.cells.row.hidden !== hide || !entry.placed) {
+      if (entry.placed && !entry.cells.row.hidden) shown -= 1;
+      entry.cells.row.hidden = hide;
+      if (!hide) shown += 1;
+      entry.placed = true;
+    }
   }
 
   function filter() {
-    let shown = 0;
+    query = search.value.trim().toLowerCase();
+    shown = 0;
     for (const entry of rows.values()) {
-      show(entry);
+      if (!entry.cells) continue;
+      entry.cells.row.hidden = !visible(entry);
+      entry.placed = true;
       if (!entry.cells.row.hidden) shown += 1;
     }
-    count.textContent = `${shown} of ${rows.size} devices`;
+    counted();
   }
 
   function upsert(device) {
@@ -114,7 +130,10 @@ export async function renderDevices(main) {
     const added = [];
     for (const id of removed) {
       const entry = rows.get(id);
-      if (entry && entry.cells) entry.cells.row.remove();
+      if (entry && entry.cells) {
+        if (!entry.cells.row.hidden) shown -= 1;
+        entry.cells.row.remove();
+      }
       rows.delete(id);
       dirty.delete(id);
     }
@@ -129,7 +148,6 @@ export async function renderDevices(main) {
       paint(entry);
       show(entry);
     }
-    const changedCount = dirty.size;
     dirty.clear();
     if (added.length) {
       added.sort((a, b) => (a.device.name || "").localeCompare(b.device.name || ""));
@@ -137,7 +155,7 @@ export async function renderDevices(main) {
       for (const entry of added) fragment.append(entry.cells.row);
       body.append(fragment);
     }
-    if (added.length || changedCount) filter();
+    counted();
   }
 
   // Subscribe first and keep what arrives, so no change between the read and the
