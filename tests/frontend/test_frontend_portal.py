@@ -256,3 +256,21 @@ async def test_the_page_says_so_when_the_session_ends(station, new_context):
             await http.post("/api/auth/refresh", json={"refresh_token": spent})
     await page.get_by_role("link", name="Station").click()
     await check(page.get_by_role("heading", name="Your session has ended")).to_be_visible()
+
+
+async def test_names_with_markup_are_shown_as_text(station, new_context):
+    """A device name is data: the page shows its characters and runs nothing."""
+    check = expect()
+    if await onboarding_open(station):
+        pytest.skip("needs the owner and the devices the first test creates")
+    device = station.hub.devices.by_external_id("sim-0002")
+    hostile = '<img src=x onerror="window.pwned=1">Tank'
+    await station.hub.devices.rename(device.id, hostile)
+    page = await (await new_context()).new_page()
+    await page.goto(station.url)
+    await sign_in(page, *OWNER)
+    await check(page.get_by_role("link", name=hostile)).to_be_visible()
+    await check(page.locator("table.devices img")).to_have_count(0)
+    await page.get_by_role("link", name=hostile).click()
+    await check(page.get_by_role("heading", name=hostile)).to_be_visible()
+    assert await page.evaluate("window.pwned === undefined")
