@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,7 +109,7 @@ class PortalFiles:
 
 
 class PortalViews:
-    def __init__(self, files: PortalFiles, panels: Panels, running: object) -> None:
+    def __init__(self, files: PortalFiles, panels: Panels, running: Callable[[str], bool]) -> None:
         self.files = files
         self.panels = panels
         self.running = running
@@ -139,7 +140,7 @@ class PortalViews:
     async def list_panels(self, request: web.Request) -> web.Response:
         """The pages integrations add to the portal that the caller's role sees."""
         role = request["principal"].role
-        visible = self.panels.visible(role, self.running)  # type: ignore[arg-type]
+        visible = self.panels.visible(role, self.running)
         return json_response([panel.as_dict() for panel in visible])
 
 
@@ -147,11 +148,12 @@ def register_static_routes(registrar: Registrar, views: PortalViews) -> None:
     route = registrar.http_route
     tags = ("frontend",)
     route("GET", "/", views.index, auth=PUBLIC, tags=tags)
-    asset_path = f"{STATIC_PREFIX}/{{build:[0-9a-f]{{12}}}}/{{path:.+}}"
+    # Regexes without braces: OpenAPI's path templates cannot hold them.
+    asset_path = f"{STATIC_PREFIX}/{{build:[0-9a-f]+}}/{{path:.+}}"
     route("GET", asset_path, views.asset, auth=PUBLIC, tags=tags)
     route(
         "GET",
-        f"{PANEL_PREFIX}/{{panel}}/{{version:[0-9a-f]{{12}}}}/{{path:.+}}",
+        f"{PANEL_PREFIX}/{{panel}}/{{version:[0-9a-f]+}}/{{path:.+}}",
         views.panel_asset,
         auth=PUBLIC,
         tags=tags,

@@ -190,3 +190,15 @@ def test_gzip_forms_decode_to_the_files():
     for asset in files.assets.values():
         if asset.gzipped is not None:
             assert gzip.decompress(asset.gzipped) == asset.body
+
+
+async def test_the_openapi_document_with_the_portal_is_valid(portal, hub_client):
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+
+    client = await hub_client(portal)
+    async with client.get("/api/openapi.json") as response:
+        document = await response.json()
+    validate(document, cls=OpenAPIV31SpecValidator)
+    assert "/api/frontend/dashboards/{dashboard_id}" in document["paths"]
+    assert "/frontend/{build}/{path}" in document["paths"]
