@@ -129,6 +129,21 @@ async def test_owner_runs_the_station_from_the_portal(station, new_context):
         await check(widget.locator("svg.gauge text")).to_have_text(re.compile(r"^\d"))
         await check(point.locator(".value")).to_have_text("22.25")
 
+        # A second dashboard, with a chart that starts from the device's history.
+        await page.get_by_label("New dashboard").fill("Field")
+        await page.get_by_role("button", name="Create", exact=True).click()
+        await check(page.get_by_role("heading", name="Field")).to_be_visible()
+        await page.get_by_label("Widget").select_option("chart")
+        await page.get_by_label("Title").fill("Pump trend")
+        await page.locator("select[name=device]").select_option(label="Pump house")
+        await page.get_by_label("Attribute").fill("temperature")
+        await page.get_by_role("button", name="Add widget").click()
+        trend = page.locator("article.widget", has_text="Pump trend")
+        await check(trend.locator("polyline[data-series=temperature]")).to_have_count(1)
+        await page.get_by_label("Dashboard", exact=True).select_option(label="Main")
+        await check(page.get_by_role("heading", name="Main")).to_be_visible()
+        await check(widget).to_be_visible()
+
     # Provision a simulated ESP32 over the virtual radio from the provisioning page.
     device = await SimulatedProvisioningDevice.start(
         station.air, BLE_ADDRESS, name="SH-NEW01", networks=NETWORKS

@@ -27,6 +27,7 @@ const NAV = [
 route(/^\/devices$/, renderDevices);
 route(/^\/device\/([^/]+)$/, renderDevice);
 route(/^\/dashboard$/, renderDashboard);
+route(/^\/dashboard\/([^/]+)$/, renderDashboard);
 route(/^\/station$/, renderStation);
 route(/^\/users$/, guarded(MANAGERS, renderUsers));
 route(/^\/panel\/([a-z0-9_-]+)$/, renderPanel);

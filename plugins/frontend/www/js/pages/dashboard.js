@@ -3,15 +3,49 @@
 import { api } from "../api.js";
 import { h, clear, field } from "../dom.js";
 import { watchEntities } from "../live.js";
+import { go } from "../router.js";
 import { deviceOf } from "./entities.js";
 import { widgetView } from "./widgets.js";
 
-export async function renderDashboard(main) {
+function boardsBar(dashboards, board, status) {
+  const pick = h("select", { name: "dashboard" }, ...dashboards.map((item) =>
+    h("option", { value: item.id, selected: item.id === board.id }, item.name)));
+  pick.addEventListener("change", () => go(`/dashboard/${pick.value}`));
+  const name = h("input", { name: "new-dashboard", maxlength: 128, required: true });
+  const create = h("form", {
+    class: "row",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      try {
+        const made = await api("POST", "/api/frontend/dashboards", { name: name.value, widgets: [] });
+        go(`/dashboard/${made.id}`);
+      } catch (error) {
+        status.textContent = error.message;
+      }
+    },
+  }, field("New dashboard", name), h("button", { type: "submit", class: "secondary" }, "Create"));
+  const remove = h("button", {
+    type: "button",
+    class: "danger",
+    onclick: async () => {
+      if (!confirm(`Delete the dashboard ${board.name}?`)) return;
+      try {
+        await api("DELETE", `/api/frontend/dashboards/${encodeURIComponent(board.id)}`);
+        go("/dashboard");
+      } catch (error) {
+        status.textContent = error.message;
+      }
+    },
+  }, "Delete this dashboard");
+  return h("div", { class: "toolbar" }, field("Dashboard", pick), create, dashboards.length > 1 ? remove : null);
+}
+
+export async function renderDashboard(main, wanted) {
   let dashboards = await api("GET", "/api/frontend/dashboards");
   if (dashboards.length === 0) {
     dashboards = [await api("POST", "/api/frontend/dashboards", { name: "Main", widgets: [] })];
   }
-  const board = dashboards[0];
+  const board = dashboards.find((item) => item.id === wanted) || dashboards[0];
   const grid = h("div", { class: "grid", "aria-live": "polite" });
   const status = h("p", { role: "status", class: "muted" });
   let views = [];
@@ -83,7 +117,8 @@ export async function renderDashboard(main) {
   deviceFields, iotFields, h("div", { class: "row" }, field("Min", min), field("Max", max)),
   h("button", { type: "submit" }, "Add widget"));
 
-  clear(main).append(h("h1", {}, board.name), grid, status, h("section", { class: "card" }, h("h2", {}, "Add a widget"), form));
+  clear(main).append(h("h1", {}, board.name), boardsBar(dashboards, board, status), grid, status,
+    h("section", { class: "card" }, h("h2", {}, "Add a widget"), form));
   draw();
 
   let frame = 0;

@@ -64,6 +64,15 @@ export function widgetView(widget, { onRemove, onEdit } = {}) {
     }
   }
   show(undefined);
+  if (widget.type === "chart" && widget.dataType === "device") {
+    // Start the line from the device's recent history, not from an empty chart.
+    api("GET", `/api/devices/${encodeURIComponent(widget.deviceId)}/history?limit=200`).then((body) => {
+      const past = body.items.map((item) => [Date.parse(item.recordedAt), item.state && item.state[widget.attribute]])
+        .filter(([, value]) => typeof value === "number").reverse();
+      points.unshift(...past);
+      if (past.length) show(undefined);
+    }).catch(() => {});
+  }
 
   let timer = null;
   if (widget.dataType === "iot") {
