@@ -199,7 +199,16 @@ async def test_owner_runs_the_station_from_the_portal(station, new_context):
     await page.get_by_label("Password").fill(MEMBER[1])
     await page.locator("select[name=new-role]").select_option("user")
     await page.get_by_role("button", name="Add user").click()
-    await check(page.get_by_role("cell", name=MEMBER[0])).to_be_visible()
+    await check(page.get_by_role("cell", name=MEMBER[0], exact=True)).to_be_visible()
+    # And manages a short-lived account: deactivate, then delete it.
+    await page.get_by_label("Username").fill("visitor")
+    await page.get_by_label("Password").fill("a visitor's password")
+    await page.get_by_role("button", name="Add user").click()
+    await page.get_by_role("button", name="Deactivate visitor").click()
+    await check(page.locator("tr[data-user=visitor] td").nth(2)).to_have_text("inactive")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="Delete visitor").click()
+    await check(page.locator("tr[data-user=visitor]")).to_have_count(0)
     assert errors == []
 
 

@@ -20,7 +20,36 @@ export async function renderUsers(main) {
           message.textContent = error.message;
         }
       });
-      return h("tr", {}, h("td", {}, user.username), h("td", {}, role), h("td", {}, user.active === false ? "inactive" : "active"));
+      const active = user.active !== false;
+      const toggle = h("button", {
+        type: "button",
+        class: "secondary",
+        onclick: async () => {
+          try {
+            await api("PATCH", `/api/auth/users/${encodeURIComponent(user.id)}`, { active: !active });
+            message.textContent = `${user.username} is now ${active ? "inactive" : "active"}.`;
+            await load();
+          } catch (error) {
+            message.textContent = error.message;
+          }
+        },
+      }, active ? `Deactivate ${user.username}` : `Activate ${user.username}`);
+      const remove = h("button", {
+        type: "button",
+        class: "danger",
+        onclick: async () => {
+          if (!confirm(`Delete ${user.username}? Their API tokens are deleted too.`)) return;
+          try {
+            await api("DELETE", `/api/auth/users/${encodeURIComponent(user.id)}`);
+            message.textContent = `Deleted ${user.username}.`;
+            await load();
+          } catch (error) {
+            message.textContent = error.message;
+          }
+        },
+      }, `Delete ${user.username}`);
+      return h("tr", { dataset: { user: user.username } }, h("td", {}, user.username), h("td", {}, role),
+        h("td", {}, active ? "active" : "inactive"), h("td", {}, toggle, " ", remove));
     }));
   }
   const username = h("input", { name: "new-username", required: true, autocomplete: "off" });
@@ -41,7 +70,7 @@ export async function renderUsers(main) {
     },
   }, field("Username", username), field("Password", password), field("Role", role), h("button", { type: "submit" }, "Add user"));
   clear(main).append(h("h1", {}, "Users"),
-    h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "User"), h("th", { scope: "col" }, "Role"), h("th", { scope: "col" }, "Status"))), body),
+    h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "User"), h("th", { scope: "col" }, "Role"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Actions"))), body),
     h("section", { class: "card" }, h("h2", {}, "Add a user"), form), message);
   await load();
   return null;
