@@ -52,7 +52,7 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
         return hub.integration_state(name) in (RUNNING, UNAVAILABLE, SETTING_UP)
 
     register_static_routes(registrar, PortalViews(PortalFiles(), panels, running))
-    register_dashboard_routes(registrar, ref)
+    register_dashboard_routes(registrar, ref, panels.widget_types)
 
 
 @hookimpl

@@ -1,16 +1,18 @@
 """``/api/frontend/dashboards``: each user's dashboards, kept on the hub.
 
 A dashboard is a name and an ordered list of widgets. A widget shows one value (``value``,
-``gauge`` or ``chart``) bound either to a device attribute (``dataType: device``, live over
-the WebSocket API) or to an IoT gateway point code (``dataType: iot``, polled from
-``/api/iot/codes/values`` every ``interval`` seconds). The hub checks the shape only; what
-a widget shows is read with the viewer's own rights, so a dashboard grants nothing.
+``gauge``, ``chart``, or a type an integration adds through ``hub_frontend_panels``) bound
+either to a device attribute (``dataType: device``, live over the WebSocket API) or to an
+IoT gateway point code (``dataType: iot``, polled from ``/api/iot/codes/values`` every
+``interval`` seconds). The hub checks the shape only; what a widget shows is read with
+the viewer's own rights, so a dashboard grants nothing.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,7 +37,8 @@ _text = vol.All(str, vol.Length(min=1, max=128))
 WIDGET = vol.Schema(
     {
         vol.Required("id"): vol.All(str, vol.Length(min=1, max=64)),
-        vol.Required("type"): vol.In(("value", "gauge", "chart")),
+        # value, gauge, chart, or a widget type an integration adds (checked by the view).
+        vol.Required("type"): vol.All(str, vol.Length(min=1, max=40)),
         vol.Optional("title", default=""): vol.All(str, vol.Length(max=128)),
         vol.Required("dataType"): vol.In(("device", "iot")),
         vol.Optional("deviceId"): vol.All(str, vol.Length(min=1, max=64)),
@@ -167,8 +170,22 @@ class StoreRef:
 
 
 class DashboardViews:
-    def __init__(self, ref: StoreRef) -> None:
+    def __init__(self, ref: StoreRef, widget_types: Callable[[], set[str]]) -> None:
         self.ref = ref
+        self.widget_types = widget_types
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        body = await read_json(request, DASHBOARD)
+        known = self.widget_types()
+        for index, widget in enumerate(body["widgets"]):
+            if widget["type"] not in known:
+                raise ApiError(
+                    400,
+                    "invalid_request",
+                    f"widgets[{index}].type: {widget['type']!r} is not a widget type "
+                    f"(one of {', '.join(sorted(known))})",
+                )
+        return body
 
     async def list_dashboards(self, request: web.Request) -> web.Response:
         """The caller's dashboards, oldest first."""
@@ -176,13 +193,13 @@ class DashboardViews:
 
     async def create_dashboard(self, request: web.Request) -> web.Response:
         """Create a dashboard for the caller."""
-        body = await read_json(request, DASHBOARD)
+        body = await self._body(request)
         created = await self.ref.require().create(request["principal"].id, body)
         return json_response(created, status=201)
 
     async def replace_dashboard(self, request: web.Request) -> web.Response:
         """Replace the name and widgets of one of the caller's dashboards."""
-        body = await read_json(request, DASHBOARD)
+        body = await self._body(request)
         saved = await self.ref.require().replace(
             request["principal"].id, request.match_info["dashboard_id"], body
         )
@@ -200,8 +217,10 @@ class DashboardViews:
         return web.Response(status=204)
 
 
-def register_dashboard_routes(registrar: Registrar, ref: StoreRef) -> None:
-    views = DashboardViews(ref)
+def register_dashboard_routes(
+    registrar: Registrar, ref: StoreRef, widget_types: Callable[[], set[str]]
+) -> None:
+    views = DashboardViews(ref, widget_types)
     user = requires("user")
     base = "/api/frontend/dashboards"
     one = f"{base}/{{dashboard_id}}"

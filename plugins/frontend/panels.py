@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+KINDS = ("page", "widget")
+BUILTIN_WIDGETS = ("value", "gauge", "chart")
 
 
 class PanelError(ValueError):
@@ -37,6 +39,8 @@ class Panel:
 
     ``roles`` are the global roles that see it in the navigation (None: everyone signed
     in); the routes the page calls still decide on their own what each role may do.
+    ``kind`` is ``page`` (a navigation entry) or ``widget`` (a dashboard widget type named
+    after the panel, drawn by the module from the value it is bound to).
     """
 
     name: str
@@ -45,6 +49,7 @@ class Panel:
     module: str = "panel.js"
     roles: tuple[str, ...] | None = None
     order: int = 100
+    kind: str = "page"
     integration: str = field(default="", compare=False)
     version: str = field(default="", compare=False)
 
@@ -59,6 +64,7 @@ class Panel:
             "url": f"{PANEL_PREFIX}/{self.name}/{self.version}/{self.module}",
             "roles": list(self.roles) if self.roles is not None else None,
             "order": self.order,
+            "kind": self.kind,
         }
 
 
@@ -89,6 +95,10 @@ class Panels:
             raise PanelError(f"{integration}: register a plugins.frontend.Panel, not {panel!r}")
         if not _NAME.match(panel.name):
             raise PanelError(f"{integration}: panel name {panel.name!r} must match {_NAME.pattern}")
+        if panel.kind not in KINDS:
+            raise PanelError(f"{integration}: panel kind {panel.kind!r} is not one of {KINDS}")
+        if panel.kind == "widget" and panel.name in BUILTIN_WIDGETS:
+            raise PanelError(f"{integration}: {panel.name!r} is a built-in widget type")
         existing = self.by_name.get(panel.name)
         if existing is not None:
             raise PanelError(
@@ -105,9 +115,15 @@ class Panels:
             module=panel.module,
             roles=tuple(panel.roles) if panel.roles is not None else None,
             order=panel.order,
+            kind=panel.kind,
             integration=integration,
             version=tree_digest(directory),
         )
+
+    def widget_types(self) -> set[str]:
+        """Dashboard widget types: the built-in ones and every widget panel's name."""
+        extra = {name for name, panel in self.by_name.items() if panel.kind == "widget"}
+        return {*BUILTIN_WIDGETS, *extra}
 
     def visible(self, role: str | None, running: Callable[[str], bool]) -> list[Panel]:
         return sorted(

@@ -236,8 +236,10 @@ async def test_hook_hub_frontend_panels(hub_factory, hub_client):
     )
     owner = await hub_client(hub, token="owner-token")
     async with owner.get("/api/frontend/panels") as response:
-        [panel] = await response.json()
-    assert panel["name"] == "greenhouse" and panel["integration"] == "greenhouse"
+        panels = {item["name"]: item for item in await response.json()}
+    panel = panels["greenhouse"]
+    assert panel["integration"] == "greenhouse" and panel["kind"] == "page"
+    assert panels["moisture"]["kind"] == "widget"
     # The module is served from the integration's own package, at a versioned URL.
     async with owner.get(panel["url"]) as response:
         assert response.status == 200
@@ -246,7 +248,18 @@ async def test_hook_hub_frontend_panels(hub_factory, hub_client):
     # Roles decide who sees it in the navigation.
     member = await hub_client(hub, token="member-token")
     async with member.get("/api/frontend/panels") as response:
-        assert await response.json() == []
+        assert [item["name"] for item in await response.json()] == ["moisture"]
+    # A widget type becomes a type dashboards accept; an unknown one is refused.
+    widget = {"id": "w", "type": "moisture", "dataType": "iot", "code": "SOIL_1"}
+    async with member.post(
+        "/api/frontend/dashboards", json={"name": "Beds", "widgets": [widget]}
+    ) as response:
+        assert response.status == 201
+    async with member.post(
+        "/api/frontend/dashboards", json={"name": "Beds", "widgets": [{**widget, "type": "pie"}]}
+    ) as response:
+        assert response.status == 400
+        assert "moisture" in (await response.json())["error"]["message"]
     # A second integration cannot take the same name; the refusal names the owner.
     from plugins.frontend import Panel, PanelError, Panels
 

@@ -1,4 +1,5 @@
-"""A third-party integration that adds a portal page through ``hub_frontend_panels``.
+"""A third-party integration that adds a portal page and a dashboard widget type through
+``hub_frontend_panels``.
 
 Used by the browser test (the page renders, for owners and admins only) and by the hook's
 own test in tests/core/test_core_hookspecs.py.
@@ -25,5 +26,15 @@ def hub_frontend_panels(register: Callable[[Any], None]) -> None:
             static_dir=Path(__file__).parent / "www",
             module="panel.js",
             roles=("owner", "admin"),
+        )
+    )
+    # A dashboard widget type, offered to every user in the dashboard's widget list.
+    register(
+        Panel(
+            name="moisture",
+            title="Soil moisture",
+            static_dir=Path(__file__).parent / "www",
+            module="moisture.js",
+            kind="widget",
         )
     )

@@ -47,7 +47,7 @@ function guarded(roles, render) {
 
 function navLinks() {
   const items = NAV.filter((item) => !item.roles || item.roles.includes(session.role));
-  for (const panel of session.panels) items.push({ path: `/panel/${panel.name}`, title: panel.title, order: panel.order });
+  for (const panel of session.panels.filter((item) => item.kind !== "widget")) items.push({ path: `/panel/${panel.name}`, title: panel.title, order: panel.order });
   items.sort((a, b) => a.order - b.order);
   const here = current();
   return items.map((item) =>

@@ -4,6 +4,7 @@ import { api } from "../api.js";
 import { h, clear, field } from "../dom.js";
 import { watchEntities } from "../live.js";
 import { go } from "../router.js";
+import { session } from "../session.js";
 import { deviceOf } from "./entities.js";
 import { widgetView } from "./widgets.js";
 
@@ -57,7 +58,8 @@ export async function renderDashboard(main, wanted) {
   const attributes = h("datalist", { id: "attributes" });
   const code = h("input", { name: "code", placeholder: "point code" });
   const interval = h("input", { name: "interval", type: "number", min: 2, max: 3600, value: 10 });
-  const type = h("select", { name: "type" }, ...["value", "gauge", "chart"].map((t) => h("option", { value: t }, t)));
+  const type = h("select", { name: "type" }, ...["value", "gauge", "chart"].map((t) => h("option", { value: t }, t)),
+    ...session.panels.filter((panel) => panel.kind === "widget").map((panel) => h("option", { value: panel.name }, panel.title)));
   const dataType = h("select", { name: "dataType" }, h("option", { value: "device" }, "device attribute (live)"), h("option", { value: "iot" }, "IoT point (polled)"));
   const title = h("input", { name: "title", maxlength: 128 });
   const min = h("input", { name: "min", type: "number", value: 0 });

@@ -3,6 +3,34 @@
 import { api } from "../api.js";
 import { h, s, formatValue } from "../dom.js";
 import { drawChart } from "./chart.js";
+import { panelContext } from "../panel-context.js";
+import { session } from "../session.js";
+
+const BUILTIN = new Set(["value", "gauge", "chart"]);
+
+// A widget type an integration adds (hub_frontend_panels, kind "widget"): its module's
+// render(container, context) gets the widget's settings and onValue(callback).
+function customWidget(body, widget) {
+  const listeners = new Set();
+  let last;
+  const panel = session.panels.find((item) => item.name === widget.type && item.kind === "widget");
+  if (!panel) {
+    body.replaceChildren(h("p", { class: "muted" }, `Widget type ${widget.type} is not available.`));
+  } else {
+    import(panel.url).then((module) => module.render(body, {
+      ...panelContext(),
+      widget,
+      onValue(callback) {
+        listeners.add(callback);
+        if (last !== undefined) callback(last);
+      },
+    })).catch((error) => body.replaceChildren(h("p", { class: "error" }, `This widget failed: ${error.message}`)));
+  }
+  return (value) => {
+    last = value;
+    for (const callback of listeners) callback(value);
+  };
+}
 
 // The gateway's answer is passed through unchanged; take the first value found for the code.
 export function pickValue(body, code) {
@@ -49,7 +77,13 @@ export function widgetView(widget, { onRemove, onEdit } = {}) {
     onEdit ? h("button", { type: "button", class: "secondary", onclick: onEdit }, "Move up") : null,
     onRemove ? h("button", { type: "button", class: "secondary", onclick: onRemove, "aria-label": `Remove ${widget.title || "widget"}` }, "Remove") : null);
 
+  const custom = BUILTIN.has(widget.type) ? null : customWidget(body, widget);
+
   function show(value) {
+    if (custom) {
+      if (value !== undefined) custom(value);
+      return;
+    }
     body.replaceChildren();
     if (widget.type === "gauge") {
       body.append(gauge(value, widget.min, widget.max));
