@@ -72,4 +72,4 @@ def hub_automation_platforms(register: Callable[[Any], None]) -> None:
 
 @hookspec
 def hub_frontend_panels(register: Callable[[Any], None]) -> None:
-    """Add portal pages: ``register(Panel(...))`` (``plugins.frontend.Panel``, docs/portal.md)."""
+    """Add portal pages and dashboard widget types: ``register(plugins.frontend.Panel(...))``."""
