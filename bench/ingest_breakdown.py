@@ -95,11 +95,11 @@ async def measure(args: argparse.Namespace, database_url: str | None) -> None:
                 ack()
             release = time.process_time() - began
             await hub.bus.drain()
+            count = hub.bus.listener_count(events.DEVICE_STATE_CHANGED)
         finally:
             await hub.stop()
     per = 1e6 / args.messages
     where = "PostgreSQL" if database_url else "SQLite"
-    count = hub.bus.listener_count(events.DEVICE_STATE_CHANGED)
     print(f"{args.messages} state messages, {args.devices} devices, {where}:")
     print(
         f"  handle (route, check, parse, report_state, events, ack registration): "

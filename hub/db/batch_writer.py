@@ -14,9 +14,9 @@ whatever arrived while the previous commit ran (group commit).
 A flush is never interrupted: it runs as its own task, and ``stop()`` lets the current one
 finish and then writes the rest, so stopping cannot lose a batch. A failed flush keeps its
 rows (and callbacks) for the next attempt. Past ``max_pending`` rows the oldest are dropped
-and counted so a dead database cannot exhaust memory; MQTT never gets there, because it
-stops being read (held acknowledgements) and sheds QoS 0 past ``high_water``
-(``behind``).
+and counted so a dead database cannot exhaust memory, but never while commit callbacks
+wait (those rows are promised). MQTT does not get there: unacknowledged messages stop the
+broker at its in-flight window, and QoS 0 is shed past ``high_water`` (``behind``).
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ class BatchWriter:
         if rows is None:
             rows = self._inserts[table] = deque()
         rows.append(row)
-        if len(rows) > self._max_pending:
+        # Rows an acknowledgement waits for are never dropped: that would lose a message
+        # the broker has let go of.
+        if len(rows) > self._max_pending and not self._waiters:
             rows.popleft()
             self.dropped += 1
         if len(rows) >= self._max_batch:
@@ -220,7 +222,7 @@ class BatchWriter:
             newer = self._inserts.get(table, deque())
             merged = deque(rows)
             merged.extend(newer)
-            while len(merged) > self._max_pending:
+            while len(merged) > self._max_pending and not self._waiters:
                 merged.popleft()
                 self.dropped += 1
             self._inserts[table] = merged
