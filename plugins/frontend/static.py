@@ -113,6 +113,7 @@ class PortalViews:
         self.files = files
         self.panels = panels
         self.running = running
+        self._panel_assets: dict[tuple[str, str], Asset] = {}
 
     async def index(self, request: web.Request) -> web.Response:
         """The portal's page (revalidated on every load; it names the current build)."""
@@ -131,11 +132,17 @@ class PortalViews:
         panel = self.panels.by_name.get(request.match_info["panel"])
         if panel is None:
             raise _not_found()
-        path = _inside(panel.static_dir, request.match_info["path"])
-        if path is None:
-            raise _not_found()
+        relative = request.match_info["path"]
+        asset = self._panel_assets.get((panel.name, relative))
+        if asset is None:
+            path = _inside(panel.static_dir, relative)
+            if path is None:
+                raise _not_found()
+            # Read and compressed once: a panel's files do not change while the hub runs
+            # (its version is their hash, taken at start).
+            asset = self._panel_assets[(panel.name, relative)] = load_asset(path)
         current = request.match_info["version"] == panel.version
-        return asset_response(request, load_asset(path), IMMUTABLE if current else NO_CACHE)
+        return asset_response(request, asset, IMMUTABLE if current else NO_CACHE)
 
     async def list_panels(self, request: web.Request) -> web.Response:
         """The pages integrations add to the portal that the caller's role sees."""
