@@ -74,7 +74,8 @@ def write_hub_config(config_dir: Path, broker_url: str, database_url: str | None
             "database": database,
         },
         "static_auth": {"users": {"bench": "owner"}},
-        "mqtt_devices": {"broker": broker_url},
+        # Every bench device handshakes at once: lift the new-device rate limit.
+        "mqtt_devices": {"broker": broker_url, "new_devices_per_minute": 100_000},
     }
     (config_dir / "configuration.yaml").write_text(yaml.safe_dump(config))
 

@@ -7,10 +7,10 @@ A transport that must know when a report is durable (MQTT acknowledges QoS 1 onl
 asks ``when_durable``.
 
 A state that carries an integer ``seq`` (increasing per device, restarting after a
-handshake) is recognised when it comes again: a ``seq`` at most ``STATE_SEQ_WINDOW`` below
-the last one applied is a redelivery (a message committed but not acknowledged before a
-crash) and records nothing. The last ``seq`` survives a restart inside the device's
-latest state, which is committed together with its history row.
+handshake) is recognised when it comes again: a ``seq`` not above the last one applied is
+a redelivery (a message committed but not acknowledged before a crash) and records
+nothing. The last ``seq`` survives a restart inside the device's latest state, which is
+committed together with its history row; a handshake removes it from there.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ from hub.timestamps import iso
 
 _LOGGER = logging.getLogger(__name__)
 
-# How far below the last applied state ``seq`` a repeat is still taken for a redelivery.
-# Redeliveries are bounded by the broker's in-flight window (config/mosquitto.conf); a
-# counter that restarted without a handshake falls below this and is accepted again.
-STATE_SEQ_WINDOW = 4096
+# How far below the last applied state ``seq`` a repeat is still taken for a redelivery:
+# everything the broker may resend after a crash (Mosquitto 2.0 was seen with ~35 000
+# unacknowledged messages at once; devices may number seqs sparsely).
+STATE_SEQ_WINDOW = 100_000_000
 
 
 class DeviceError(Exception):
@@ -239,7 +239,10 @@ class DeviceRegistry:
         device.handshaken = True
         # A handshake starts a new device session: its event counter may restart.
         device.recent_event_seqs.clear()
-        self._state_seqs.pop(device.id, None)
+        # ... and so may its state counter: forget the old one, in memory and in the stored
+        # latest state (from which a restart would read it back).
+        if self._state_seqs.pop(device.id, None) is not None or "seq" in device.state:
+            device.state = {key: value for key, value in device.state.items() if key != "seq"}
         await self._ensure_type(device_type, capabilities, [str(item) for item in commands])
         values = {
             "external_id": device.external_id,
@@ -251,12 +254,13 @@ class DeviceRegistry:
             "online": True,
             "last_seen": now,
             "handshaken": True,
+            "state": device.state,
         }
         async with self._engine.begin() as connection:
             if created:
                 await connection.execute(
                     sa.insert(tables.devices).values(
-                        id=device.id, state=device.state, created_at=device.created_at, **values
+                        id=device.id, created_at=device.created_at, **values
                     )
                 )
             else:

@@ -40,6 +40,10 @@ CONNECT_TIMEOUT = 10.0
 STATUS_TIMEOUT = 3.0
 SUBSCRIBE_FAILED = 0x80
 PENDING_PUBLISH_WARNING = 1000
+# The SUBACK and the PUBACK of "online" come after whatever backlog the broker sent first
+# (Mosquitto 2.0 was seen sending ~30 000 queued messages ahead of them); the hub handles
+# that backlog meanwhile, so waiting for them must outlast it.
+SESSION_SETUP_TIMEOUT = 300.0
 # MQTT 5: how many unacknowledged QoS 1 messages the broker may send us (Receive Maximum).
 # Acks wait for the batch commit, so this is the batch size's ceiling; it matches
 # max_inflight_messages in config/mosquitto.conf, which is what 3.1.1 sessions get.
@@ -236,7 +240,9 @@ class MqttConnection:
         # messages are handled as they arrive, so the attempt has succeeded already.
         self.first_attempt_done.set()
         await self._subscribe_all(client)
-        await client.publish(self.status_topic, HUB_ONLINE, qos=1, retain=True)
+        await client.publish(
+            self.status_topic, HUB_ONLINE, qos=1, retain=True, timeout=SESSION_SETUP_TIMEOUT
+        )
         self.state = CONNECTED
         self.last_error = None
         self.connected.set()
@@ -259,7 +265,8 @@ class MqttConnection:
         if not filters:
             return
         granted = await client.subscribe(
-            [(pattern, self._options(qos)) for pattern, qos in filters]  # type: ignore[misc]
+            [(pattern, self._options(qos)) for pattern, qos in filters],  # type: ignore[misc]
+            timeout=SESSION_SETUP_TIMEOUT,
         )
         for (pattern, _qos), code in zip(filters, granted, strict=False):
             value = getattr(code, "value", code)

@@ -45,8 +45,9 @@ class TakeoverDetector:
 
     def session_ended(self, error: BaseException, lasted: float | None) -> None:
         """One session (or attempt) ended with ``error`` after ``lasted`` seconds connected."""
-        if lasted is None:
-            return  # never connected: a refused or failed attempt says nothing about this
+        if lasted is None or reason_code(error) is None:
+            # Never connected, or ended on our side (a timeout): says nothing about this.
+            return
         if lasted >= SHORT_SESSION:
             self._short = 0
             self._reported = False
