@@ -243,6 +243,11 @@ async def test_a_member_on_a_phone_sees_no_users_or_provisioning_page(station, n
     await check(nav.get_by_role("link", name="IoT objects")).to_be_visible()
     await check(page.locator("table.devices tbody tr").first).to_be_visible()
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await page.get_by_role("link", name="Pump house").click()
+    await check(page.locator("svg.chart polyline").first).to_be_attached()
+    await check(page.get_by_role("button", name="Send command")).to_be_visible()
+    await check(page.get_by_role("button", name="Forget device")).to_have_count(0)
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     # Typing the address is no way round: the page says no, and so does the hub.
     await page.goto(f"{station.url}/#/users")
     await check(page.get_by_role("heading", name="Not available")).to_be_visible()
