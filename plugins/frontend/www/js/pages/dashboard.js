@@ -86,7 +86,7 @@ export async function renderDashboard(main, wanted) {
     views.forEach((view) => view.stop());
     views = board.widgets.map((widget, index) => widgetView(widget, {
       onRemove: () => { board.widgets.splice(index, 1); save().catch((e) => { status.textContent = e.message; }); },
-      onEdit: index > 0 ? () => {
+      onMoveUp: index > 0 ? () => {
         const [moved] = board.widgets.splice(index, 1);
         board.widgets.splice(index - 1, 0, moved);
         save().catch((e) => { status.textContent = e.message; });

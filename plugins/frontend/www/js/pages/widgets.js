@@ -67,14 +67,14 @@ function gauge(value, min, max) {
     s("text", { x: 100, y: 95, "text-anchor": "middle", "font-size": 22 }, formatValue(value)));
 }
 
-export function widgetView(widget, { onRemove, onEdit } = {}) {
+export function widgetView(widget, { onRemove, onMoveUp } = {}) {
   const body = h("div", { class: "widget-body" });
   const points = [];
   const card = h("article", { class: "card widget", dataset: { widget: widget.id, type: widget.type } },
     h("h2", {}, widget.title || widget.attribute || widget.code),
     body,
     h("p", { class: "muted" }, widget.dataType === "iot" ? `IoT ${widget.code} · every ${widget.interval} s` : `device attribute ${widget.attribute}`),
-    onEdit ? h("button", { type: "button", class: "secondary", onclick: onEdit }, "Move up") : null,
+    onMoveUp ? h("button", { type: "button", class: "secondary", onclick: onMoveUp }, "Move up") : null,
     onRemove ? h("button", { type: "button", class: "secondary", onclick: onRemove, "aria-label": `Remove ${widget.title || "widget"}` }, "Remove") : null);
 
   const custom = BUILTIN.has(widget.type) ? null : customWidget(body, widget);
