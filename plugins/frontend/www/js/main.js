@@ -90,10 +90,15 @@ async function start() {
   renderLogin(main, start);
 }
 
-window.addEventListener("hashchange", () => {
-  if (session.role) {
-    renderShell();
-    dispatch(main);
+window.addEventListener("hashchange", async () => {
+  if (!session.role) return;
+  renderShell();
+  await dispatch(main);
+  // Keyboard and screen-reader users land on the new page's heading, not the old link.
+  const heading = main.querySelector("h1");
+  if (heading && !main.contains(document.activeElement)) {
+    heading.tabIndex = -1;
+    heading.focus();
   }
 });
 document.getElementById("logout").addEventListener("click", () => logout());
