@@ -45,3 +45,17 @@ export async function watchEvents(eventType, callback) {
   const conn = await connection();
   return conn.subscribeEvents((event) => callback(event.data), eventType);
 }
+
+// "disconnected" when the socket to the hub is lost, "ready" when the client has
+// reconnected (it resubscribes by itself; what happened in between was not sent).
+export async function watchConnection(callback) {
+  const conn = await connection();
+  const ready = () => callback("ready");
+  const lost = () => callback("disconnected");
+  conn.addEventListener("ready", ready);
+  conn.addEventListener("disconnected", lost);
+  return () => {
+    conn.removeEventListener("ready", ready);
+    conn.removeEventListener("disconnected", lost);
+  };
+}

@@ -5,7 +5,7 @@
 // would copy the whole entity map on every change: fine for a few, not for 1,000 at once.)
 import { api } from "../api.js";
 import { h, clear, field } from "../dom.js";
-import { watchEvents } from "../live.js";
+import { watchConnection, watchEvents } from "../live.js";
 import { summary } from "./entities.js";
 
 const EVENTS = ["device_registered", "device_updated", "device_removed", "device_state_changed", "device_presence_changed"];
@@ -171,6 +171,25 @@ export async function renderDevices(main) {
   apply();
   performance.mark("devices-interactive");
   table.dataset.ready = "true";
+
+  // After a lost connection the events in between are gone: read the list again.
+  subscriptions.push(await watchConnection(async (state) => {
+    if (state === "disconnected") {
+      count.textContent = "The connection to the hub was lost; reconnecting…";
+      count.dataset.connection = "lost";
+      return;
+    }
+    const fresh = await allDevices().catch(() => null);
+    if (!fresh) return;
+    const seen = new Set();
+    for (const device of fresh) {
+      seen.add(device.id);
+      upsert(device);
+    }
+    for (const id of rows.keys()) if (!seen.has(id)) removed.add(id);
+    delete count.dataset.connection;
+    frame = frame || requestAnimationFrame(apply);
+  }));
 
   search.addEventListener("input", filter);
   presence.addEventListener("change", filter);
