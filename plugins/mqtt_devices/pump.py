@@ -40,6 +40,7 @@ from hub.registrar import MqttMessage
 
 from .drops import DropCounter
 from .router import TopicRouter
+from .socket_buffer import chunked
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -107,6 +108,16 @@ class MessagePump:
         paho_client.manual_ack_set(True)
         session = AckSession(paho_client, self)
         paho_client.on_message = functools.partial(self._on_message, session)
+        # Read the stream in chunks (socket_buffer.py): paho stores the socket, then tells
+        # aiomqtt, which starts reading it.
+        aiomqtt_open = paho_client.on_socket_open
+
+        def on_socket_open(client: paho.Client, userdata: Any, sock: Any) -> None:
+            wrapped = client._sock = chunked(sock)  # private: paho reads self._sock
+            if aiomqtt_open is not None:
+                aiomqtt_open(client, userdata, wrapped)
+
+        paho_client.on_socket_open = on_socket_open
         return session
 
     @staticmethod
