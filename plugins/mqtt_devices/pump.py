@@ -2,7 +2,8 @@
 
 The whole path of a device message, one hop per line::
 
-    socket ─ paho parses the PUBLISH (aiomqtt drives paho's socket from the event loop)
+    socket ─ paho parses the PUBLISH (aiomqtt drives paho's socket from the event loop;
+             socket_buffer.py lets one wake-up read 64 KiB)
       → MessagePump.on_message        (here: paho's on_message callback, no queue, no task)
       → TopicRouter.deliver           (router.py: topic → handlers, holds back behind handshakes)
       → DeviceProtocol.on_state       (protocol.py: checks, parses)
@@ -20,8 +21,9 @@ queues them. QoS 0 messages have no such brake; while history writes are far beh
 (``DeviceRegistry.behind``) they are shed and counted.
 
 aiomqtt 2 has no manual acknowledgement of its own (empicano/aiomqtt#345): ``attach`` sets
-it, and the message callback, on the paho client aiomqtt wraps (``Client._client``). That
-one private reach is here and nowhere else.
+it, the message callback and the socket wrapper on the paho client aiomqtt wraps
+(``Client._client``, and paho's ``_sock``). Those private reaches are here and nowhere
+else.
 """
 
 from __future__ import annotations
