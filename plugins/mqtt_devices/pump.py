@@ -52,6 +52,9 @@ DROP_UNREADABLE = "unreadable_message"
 # Held acknowledgements count as "the database is behind" once none moved for this long.
 BEHIND_AFTER = 1.0
 WATCH_EVERY = 0.25
+# The pause is counted every time but logged at most this often (a slow disk would
+# otherwise fill the log with it).
+LOG_PAUSE_EVERY = 60.0
 
 Durable = Callable[[Callable[[], None]], None]
 
@@ -101,6 +104,7 @@ class MessagePump:
         # Episodes in which the hub held the broker back because history writes lagged.
         self.held = 0
         self._held_since: float | None = None
+        self._logged_at: float | None = None
 
     # ---- wiring (connection.py) ----------------------------------------------------
 
@@ -187,6 +191,9 @@ class MessagePump:
             elif self._held_since is None and now - last_moved >= BEHIND_AFTER:
                 self._held_since = last_moved
                 self.held += 1
+                if self._logged_at is not None and now - self._logged_at < LOG_PAUSE_EVERY:
+                    continue
+                self._logged_at = now
                 _LOGGER.warning(
                     "MQTT intake paused: history writes are behind, %d device messages wait "
                     "for their commit and the broker queues the rest (nothing is dropped)",
