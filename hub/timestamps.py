@@ -20,7 +20,12 @@ def iso(timestamp: float | None) -> str | None:
     """Epoch seconds as the API's ISO 8601 UTC string (None stays None)."""
     if timestamp is None:
         return None
-    moment = _EPOCH + timedelta(microseconds=int(timestamp * 1_000_000))
+    micros = int(timestamp * 1_000_000)
+    # The product is a float: near a whole microsecond it can round *up* past the true
+    # value. Step back until the time read back is not later than the one given.
+    while micros / 1_000_000 > timestamp:
+        micros -= 1
+    moment = _EPOCH + timedelta(microseconds=micros)
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
