@@ -1,8 +1,8 @@
-"""The device API of PRODUCT.md §4, a thin layer over the device registry.
+"""The device API (docs/architecture.md), a thin layer over the device registry.
 
 ``GET /api/devices`` is paged so a fleet of any size is answered in bounded memory: the
-body stays the plain JSON array PRODUCT.md §4 fixes (all of a fleet up to a page, 1000
-devices), and when more follow the answer carries ``Link: <...>; rel="next"`` and
+body stays the plain JSON array the device API has always returned (all of a fleet up to
+a page, 1000 devices), and when more follow the answer carries ``Link: <...>; rel="next"`` and
 ``X-Next-Cursor`` (RFC 8288 style, as GitHub's API does) for the next page.
 """
 

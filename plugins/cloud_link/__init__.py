@@ -1,4 +1,4 @@
-"""Cloud link: one outbound WebSocket to the cloud, speaking JSON-RPC 2.0 (PRODUCT.md §6).
+"""Cloud link: one outbound WebSocket to the cloud, speaking JSON-RPC 2.0 (docs/cloud-protocol.md).
 
 The station authenticates with its token, serves the cloud's calls (device commands,
 snapshots, every RPC method integrations registered), notifies device state, events and

@@ -1,7 +1,8 @@
 """The ``cloud_link:`` YAML key and the settings the link runs with.
 
 Only ``url`` and ``station_token`` are meant for operators; the timings exist so tests run
-in milliseconds and a site on a poor uplink can be tuned, and default to PRODUCT.md §6.
+in milliseconds and a site on a poor uplink can be tuned; their defaults are those in
+docs/cloud-protocol.md.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ CLAIM_BODY = vol.Schema(
 
 def register_routes(registrar: Registrar, runtime: CloudLinkRuntime) -> None:
     async def status(_request: web.Request) -> web.Response:
-        """State of the cloud link (PRODUCT.md §6)."""
+        """State of the cloud link (docs/cloud-protocol.md)."""
         return json_response(runtime.status())
 
     async def claim(request: web.Request) -> web.Response:

@@ -1,7 +1,7 @@
 """Opening the cloud socket and reading data frames from it.
 
 Automatic pings and pongs are off: the link answers the cloud's pings itself and sees the
-cloud's pongs, which is how the heartbeat of PRODUCT.md §6 knows the cloud is alive. Text
+cloud's pongs, which is how the heartbeat (docs/cloud-protocol.md) knows the cloud is alive. Text
 frames stay bytes (``decode_text=False``) so the size check is exact and orjson parses
 them without a second copy.
 """

@@ -1,7 +1,7 @@
-"""MQTT devices: ESP32s report over MQTT and receive their commands (PRODUCT.md §5).
+"""MQTT devices: ESP32s report over MQTT and receive their commands (docs/mqtt-protocol.md).
 
 The hub keeps one persistent MQTT session; every topic registered with the core (this
-integration's §5 handlers included) is subscribed through it. Bad messages are dropped and
+integration's device-topic handlers included) is subscribed through it. Bad messages are dropped and
 counted, never fatal. On Mosquitto with its dynamic security plugin each device gets its
 own broker account that may act only as itself (accounts.py, identities.py). See
 docs/mqtt-protocol.md for the wire format, docs/security.md for the threat model and

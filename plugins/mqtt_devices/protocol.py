@@ -1,4 +1,4 @@
-"""The hub's side of the device protocol (PRODUCT.md §5): one handler per device topic.
+"""The hub's side of the device protocol (docs/mqtt-protocol.md): one handler per device topic.
 
 The path of a state message: ``on_state`` → ``_stale`` (retained?) → ``_known_device``
 (station, external id, handshake) → ``PayloadDecoder.json_object`` →

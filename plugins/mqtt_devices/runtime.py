@@ -1,6 +1,6 @@
 """Everything the integration runs for one hub, wired together.
 
-Built in ``hub_register`` (so the §5 topic handlers and the ``mqtt`` transport are
+Built in ``hub_register`` (so the device-topic handlers and the ``mqtt`` transport are
 registered like any other integration's), started in ``hub_setup``: choose the broker
 (external, the local one, or the embedded one), keep one connection to it, and (with
 ``device_identities: dynsec``) prepare the broker's roles for per-device accounts.

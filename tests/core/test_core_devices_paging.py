@@ -1,6 +1,6 @@
 """GET /api/devices on a fleet of 10 000: bounded pages, every device exactly once.
 
-The body stays the JSON array of PRODUCT.md §4; a page holds at most 1000 devices and
+The body stays the plain JSON array; a page holds at most 1000 devices and
 512 KiB, and ``Link``/``X-Next-Cursor`` name the next one.
 """
 

@@ -1,4 +1,4 @@
-"""The §5 round trips against a real Mosquitto: handshake, state, event, heartbeat, commands."""
+"""The device protocol round trips against a real Mosquitto: handshake, state, event, heartbeat, commands."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The real ``auth`` integration (so the clients use real long-lived tokens: an API token
 ``shub_...`` or a JWT), ``mqtt_devices`` on a real Mosquitto, and a device on that broker
-speaking PRODUCT.md §5: what the clients see starts as an MQTT publish, and what they
+speaking the MQTT device protocol: what the clients see starts as an MQTT publish, and what they
 command ends as one.
 """
 
