@@ -1,9 +1,11 @@
 """The one way the API writes and reads a point in time: ISO 8601 in UTC.
 
 Every JSON field that holds a time (``lastSeen``, ``recordedAt``, ``createdAt``,
-``expiresAt``, ...) is written by ``iso``: ``2026-11-29T17:09:49.123456Z``, microseconds,
-``Z`` for UTC. Internally the hub keeps epoch seconds (floats), which are cheap to compare
-and store; the conversion happens only at the edge.
+``expiresAt``, ...), and every time in the WebSocket API, is written by ``iso``:
+``2026-11-29T17:09:49.123456+00:00``, microseconds and the ``+00:00`` offset, as Home
+Assistant writes them and as every ISO parser reads them (Python's ``fromisoformat``
+before 3.11 does not read ``Z``). Internally the hub keeps epoch seconds (floats), which
+are cheap to compare and store; the conversion happens only at the edge.
 
 The microseconds are truncated, never rounded up, so a time read back with ``parse_iso``
 is never later than the stored one: a "before this row" cursor then never repeats the row.
@@ -26,11 +28,11 @@ def iso(timestamp: float | None) -> str | None:
     while micros / 1_000_000 > timestamp:
         micros -= 1
     moment = _EPOCH + timedelta(microseconds=micros)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return moment.isoformat(timespec="microseconds")
 
 
 def parse_iso(text: str) -> float:
-    """An ISO 8601 time with a UTC offset (``Z`` or ``+01:00``) as epoch seconds.
+    """An ISO 8601 time with a UTC offset (``+00:00``, ``Z`` or ``+01:00``) as epoch seconds.
 
     Raises ValueError naming the expected form when the text is not such a time, or has
     no offset (a time without one is ambiguous on a box whose clock zone may change).

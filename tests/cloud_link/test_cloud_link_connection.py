@@ -201,7 +201,7 @@ async def test_channels_filter_what_the_cloud_receives(cloud_hub, fake_cloud) ->
     assert first["params"]["deviceId"] == lamp.id
     assert first["params"]["externalId"] == "lamp-1"
     assert first["params"]["state"] == {"on": True}
-    assert first["params"]["time"].endswith("Z")
+    assert first["params"]["time"].endswith("+00:00")
 
     reply = await cloud.call("station.setActiveChannels", {"channels": ["events"]})
     assert reply["result"]["channels"] == ["events"]

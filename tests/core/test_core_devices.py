@@ -52,7 +52,7 @@ async def test_state_is_in_memory_fires_once_per_change_and_is_persisted(authed_
     assert listed[0]["externalId"] == "th-1"
     assert listed[0]["state"] == {"temp": 21.0}
     assert listed[0]["online"] is True
-    assert listed[0]["lastSeen"].endswith("Z")
+    assert listed[0]["lastSeen"].endswith("+00:00")
     async with client.get(f"/api/devices/{device.id}/history?limit=1") as response:
         page = await response.json()
     assert [item["state"] for item in page["items"]] == [{"temp": 21.0}]

@@ -45,7 +45,7 @@ async def test_create_read_update_delete(client):
     )
     assert status == 201
     assert created["code"] == "B1.T01" and created["metadata"]["unit"] == "°C"
-    assert len(created["id"]) == 36 and created["createdAt"].endswith("Z")
+    assert len(created["id"]) == 36 and created["createdAt"].endswith("+00:00")
 
     async with client.get(f"{OBJECTS}/{created['id']}", headers=auth("user")) as response:
         assert response.status == 200

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from hub import events
 from hub.http.json import dumps
-from hub.http.websocket.messages import ORIGIN_LOCAL, context, iso, new_context_id
+from hub.http.websocket.messages import ORIGIN_LOCAL, context, new_context_id
+from hub.timestamps import iso
 
 if TYPE_CHECKING:
     from hub.devices.models import Device

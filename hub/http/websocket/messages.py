@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
-from datetime import UTC, datetime
 from typing import Any
 
 from hub import __version__
 from hub.events import Event
 from hub.http.json import dumps
+from hub.timestamps import iso
 
 # The Home Assistant release whose WebSocket API this subset follows. Clients gate
 # features on it (home-assistant-js-websocket sends supported_features from 2022.9 and
@@ -66,11 +66,6 @@ def pong(message_id: int) -> bytes:
 def event_frame(message_id: int, event_json: bytes) -> bytes:
     """``{"id", "type": "event", "event"}`` around an already serialized event body."""
     return b'{"id":%d,"type":"event","event":%b}' % (message_id, event_json)
-
-
-def iso(timestamp: float) -> str:
-    """Epoch seconds as HA writes them: ISO 8601 with microseconds and ``+00:00``."""
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="microseconds")
 
 
 def new_context_id(timestamp: float | None = None) -> str:
