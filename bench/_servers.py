@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
 import orjson
 from aiohttp import web
 
-DEVICE_COUNT = 100
+# --devices of bench/http_devices.py, passed through the environment of this process.
+DEVICE_COUNT = int(os.environ.get("BENCH_DEVICES", "100"))
 
 
 async def serve_hub(config_dir: Path, ready_file: Path, churn: bool) -> None:
@@ -28,7 +30,7 @@ async def serve_hub(config_dir: Path, ready_file: Path, churn: bool) -> None:
     token = runtime.codec.issue(user.id, user.role)
     for index in range(DEVICE_COUNT):
         device = await hub.devices.handshake(
-            f"bench-{index:03d}",
+            f"bench-{index:05d}",
             device_type="sensor",
             firmware="1.0.0",
             capabilities=["temperature", "humidity"],

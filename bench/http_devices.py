@@ -4,7 +4,7 @@ Both servers run in their own process on loopback and answer the same JSON (100
 devices); the same client load (keep-alive connections, fixed duration) hits each in
 turn. Prints requests/s for both and the ratio (target, docs/performance.md: ≥ 0.5).
 
-    .venv/bin/python bench/http_devices.py [--seconds 5] [--connections 16]
+    .venv/bin/python bench/http_devices.py [--seconds 5] [--connections 16] [--devices 100]
 """
 
 from __future__ import annotations
@@ -114,7 +114,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--python-client", action="store_true", help="do not use wrk")
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=100,
+        help="devices on the hub; past 1000 the listing is paged and both serve the first page",
+    )
     args = parser.parse_args()
+    os.environ["BENCH_DEVICES"] = str(args.devices)
     generator = "wrk" if shutil.which("wrk") and not args.python_client else "aiohttp client"
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,6 +152,7 @@ def main() -> None:
                             return await response.read()
 
                     body_file.write_bytes(asyncio.run(fetch_body()))
+                    results["body_bytes"] = body_file.stat().st_size
                     from hub.testing import free_port
 
                     bare, bare_url = spawn(tmp_path, "bare", str(free_port()), str(body_file))
@@ -161,6 +169,10 @@ def main() -> None:
     bare_rps = results["bare"]
     print(
         f"load generator        : {generator}, {args.connections} connections, {args.seconds:g} s"
+    )
+    print(
+        f"devices               : {args.devices} on the hub, "
+        f"{results['body_bytes'] / 1024:.0f} KiB per answer (one page)"
     )
     print(f"bare aiohttp+orjson   : {bare_rps:8.0f} req/s")
     for mode, label in (("quiet", "devices quiet"), ("churn", "1000 changes/s")):
