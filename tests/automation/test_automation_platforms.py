@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from hub.testing.packages import install_private
 from tests.automation.helpers import Runs
 
 
 @pytest.fixture(scope="module")
 def installed_garage(tmp_path_factory):
-    """pip-install the test package into a private directory (from a private copy: two
-    builds in one source tree at once break each other)."""
-    target = tmp_path_factory.mktemp("site")
-    package = tmp_path_factory.mktemp("source") / "station-hub-garage"
-    shutil.copytree(Path(__file__).parent / "third_party" / "station-hub-garage", package)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(package),
-        ],
-        check=True,
-        timeout=120,
+    """pip-install the third-party test package into a private directory."""
+    return install_private(
+        Path(__file__).parent / "third_party" / "station-hub-garage", tmp_path_factory
     )
-    return target
 
 
 async def test_a_third_party_action_and_trigger_run_like_built_ins(

@@ -1,13 +1,11 @@
 """The plugin manager: loading, ordering, failure isolation, third-party packages."""
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from hub.registrar import Registrar, RegistrationError, Registrations
+from hub.testing.packages import install_private
 
 
 async def test_declared_integrations_run_and_dependencies_come_first(
@@ -161,32 +159,10 @@ def test_topic_matching():
 
 @pytest.fixture(scope="module")
 def installed_hello(tmp_path_factory):
-    """pip-install the tiny third-party package into a private directory.
-
-    Built from a private copy: setuptools builds in the source tree, and two runs building
-    the same tree at once leave a half-written build/ that breaks every later install.
-    """
-    target = tmp_path_factory.mktemp("site")
-    package = tmp_path_factory.mktemp("source") / "station-hub-hello"
-    shutil.copytree(Path(__file__).parent / "third_party" / "station-hub-hello", package)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(package),
-        ],
-        check=True,
-        timeout=120,
+    """pip-install the tiny third-party package into a private directory."""
+    return install_private(
+        Path(__file__).parent / "third_party" / "station-hub-hello", tmp_path_factory
     )
-    return target
 
 
 async def test_third_party_package_loads_through_its_entry_point(
