@@ -588,14 +588,87 @@ class DeviceRegistry:
         bytes (never before one entry): a state may be 64 KiB, so 1000 of them would be
         64 MB. Rows are read ``chunk`` at a time, so memory follows the page, not ``limit``.
         """
-        await self._writer.flush()
         table = tables.device_state_history
+
+        def item(row: sa.Row[Any]) -> tuple[dict[str, Any], int]:
+            encoded = orjson.dumps(row.state, option=orjson.OPT_NON_STR_KEYS)
+            return {"state": row.state, "recordedAt": iso(row.recorded_at)}, len(encoded) + 48
+
+        return await self._newest_first(
+            table,
+            (table.c.state,),
+            item,
+            device_id,
+            limit=limit,
+            before=before,
+            max_bytes=max_bytes,
+            chunk=chunk,
+        )
+
+    async def events_page(
+        self,
+        device_id: str,
+        *,
+        limit: int = 100,
+        before: float | None = None,
+        max_bytes: int | None = None,
+        chunk: int = 100,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A device's past events, newest first, paged exactly as ``history_page`` pages
+        states: the portal shows what happened before it was opened, not only live events.
+
+        ``max_bytes`` bounds the page as there: an event's ``data`` is whatever the device
+        sent, so its size, not ``limit``, is what must stay bounded.
+        """
+        table = tables.device_events
+
+        def item(row: sa.Row[Any]) -> tuple[dict[str, Any], int]:
+            encoded = orjson.dumps(row.data, option=orjson.OPT_NON_STR_KEYS)
+            entry = {
+                "type": row.type,
+                "data": row.data,
+                "seq": row.seq,
+                "recordedAt": iso(row.recorded_at),
+            }
+            return entry, len(encoded) + len(row.type) + 96
+
+        return await self._newest_first(
+            table,
+            (table.c.type, table.c.data, table.c.seq),
+            item,
+            device_id,
+            limit=limit,
+            before=before,
+            max_bytes=max_bytes,
+            chunk=chunk,
+        )
+
+    async def _newest_first(
+        self,
+        table: sa.Table,
+        columns: tuple[sa.ColumnElement[Any], ...],
+        item: Callable[[sa.Row[Any]], tuple[dict[str, Any], int]],
+        device_id: str,
+        *,
+        limit: int,
+        before: float | None,
+        max_bytes: int | None,
+        chunk: int,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a device's rows in ``table`` (``recorded_at`` then ``id``, newest
+        first) and whether older ones remain; ``item`` turns a row into an entry and its
+        size in bytes. Shared so history and events page, and are bounded, the same way.
+
+        Within a page the walk continues from the last (time, id) read, so a chunk boundary
+        between rows of the same time neither repeats nor skips one.
+        """
+        await self._writer.flush()
         items: list[dict[str, Any]] = []
         size = 0
         after_key: tuple[float, int] | None = None
         async with self._engine.connect() as connection:
             while len(items) < limit:
-                query = sa.select(table.c.id, table.c.state, table.c.recorded_at).where(
+                query = sa.select(table.c.id, table.c.recorded_at, *columns).where(
                     table.c.device_id == device_id
                 )
                 if before is not None:
@@ -613,13 +686,14 @@ class DeviceRegistry:
                     wanted + 1
                 )
                 rows = (await connection.execute(query)).all()
-                for row_id, state, recorded_at in rows[:wanted]:
+                for row in rows[:wanted]:
+                    entry, entry_size = item(row)
                     if max_bytes is not None:
-                        size += len(orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS)) + 48
+                        size += entry_size
                         if items and size > max_bytes:
                             return items, True
-                    items.append({"state": state, "recordedAt": iso(recorded_at)})
-                    after_key = (recorded_at, row_id)
+                    items.append(entry)
+                    after_key = (row.recorded_at, row.id)
                 if len(rows) <= wanted:
                     return items, False
         return items, True

@@ -137,6 +137,18 @@ class DeviceViews:
         next_before = items[-1]["recordedAt"] if more and items else None
         return json_response({"items": items, "nextBefore": next_before})
 
+    async def device_events(self, request: web.Request) -> web.Response:
+        """Past events, newest first, paged like history (``before`` = the last
+        ``recordedAt`` seen), so a page opened late can show what already happened."""
+        device = self.device_or_404(request)
+        limit = int_query(request, "limit", default=100, low=1, high=1000)
+        before = time_query(request, "before")
+        items, more = await self.registry.events_page(
+            device.id, limit=limit, before=before, max_bytes=MAX_PAGE_BYTES
+        )
+        next_before = items[-1]["recordedAt"] if more and items else None
+        return json_response({"items": items, "nextBefore": next_before})
+
     async def send_command(self, request: web.Request) -> web.Response:
         """Send a command to a device; its progress is reported as command_status_changed."""
         device = self.device_or_404(request)
@@ -212,6 +224,18 @@ def register(hub: Hub, registrar: Registrar) -> None:
     )
     registrar.http_route("DELETE", one, views.delete_device, auth=managers, tags=tags)
     registrar.http_route("GET", f"{one}/history", views.device_history, auth=user, tags=tags)
+    registrar.http_route(
+        "GET",
+        f"{one}/events",
+        views.device_events,
+        auth=user,
+        tags=tags,
+        description=(
+            "The device's past events, newest first: at most `limit` (1-1000, default 100) "
+            "and 512 KiB. When older ones remain, `nextBefore` is the last `recordedAt`; "
+            "pass it as `before` for the next page."
+        ),
+    )
     registrar.http_route(
         "POST",
         f"{one}/commands",
