@@ -41,9 +41,10 @@ export async function watchEntities(callback) {
   return subscribeEntities(await connection(), callback);
 }
 
+// The callback gets the event's data, and the whole event for its time_fired.
 export async function watchEvents(eventType, callback) {
   const conn = await connection();
-  return conn.subscribeEvents((event) => callback(event.data), eventType);
+  return conn.subscribeEvents((event) => callback(event.data, event), eventType);
 }
 
 // "disconnected" when the socket to the hub is lost, "ready" when the client has

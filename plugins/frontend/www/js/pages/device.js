@@ -8,6 +8,13 @@ import { drawChart, numericSeries } from "./chart.js";
 
 const WINDOWS = [["15 minutes", 15 * 60], ["1 hour", 3600], ["6 hours", 6 * 3600], ["24 hours", 86400]];
 const MAX_PAGES = 10;
+// The events list keeps this many, newest first: the past ones read when the page opens,
+// then the live ones.
+const MAX_EVENTS = 50;
+// An event is stamped (recordedAt) and fired (time_fired) in one synchronous call on the
+// hub, so the same event's two times are this close; two events that match in type, seq
+// and data within it are taken for one.
+const SAME_EVENT_MS = 250;
 
 async function historySince(deviceId, seconds) {
   const since = Date.now() - seconds * 1000;
@@ -27,6 +34,42 @@ async function historySince(deviceId, seconds) {
   return items;
 }
 
+function recentEvents(deviceId) {
+  const query = new URLSearchParams({ limit: String(MAX_EVENTS) });
+  return api("GET", `/api/devices/${encodeURIComponent(deviceId)}/events?${query}`).then((body) => body.items);
+}
+
+function eventLine(item) {
+  const at = new Date(Date.parse(item.recordedAt));
+  const dataset = { type: item.type };
+  if (item.seq != null) dataset.seq = String(item.seq);
+  return h("li", { dataset }, h("time", { datetime: item.recordedAt }, at.toLocaleString()),
+    ` ${item.type} ${item.data == null ? "" : JSON.stringify(item.data)}`);
+}
+
+// Past events read from the hub that a live event may still repeat: the subscription is
+// made before the read, so an event can be in both. One is dropped when a live event has
+// its type, seq and data and was fired within SAME_EVENT_MS after it was recorded.
+export function alreadyShown(unmatched, live) {
+  const firedAt = Date.parse(live.recordedAt);
+  const sameData = JSON.stringify(live.data ?? null);
+  for (let index = unmatched.length - 1; index >= 0; index -= 1) {
+    const item = unmatched[index];
+    const gap = firedAt - Date.parse(item.recordedAt);
+    // Live events come in time order: a past event this much older can match no later one.
+    if (gap > SAME_EVENT_MS) {
+      unmatched.splice(index, 1);
+      continue;
+    }
+    if (gap >= 0 && item.type === live.type && (item.seq ?? null) === (live.seq ?? null)
+      && JSON.stringify(item.data ?? null) === sameData) {
+      unmatched.splice(index, 1);
+      return true;
+    }
+  }
+  return false;
+}
+
 export async function renderDevice(main, deviceId) {
   let device;
   try {
@@ -40,7 +83,7 @@ export async function renderDevice(main, deviceId) {
   const stateList = h("dl", { class: "state" });
   const windowSelect = h("select", { name: "window" }, ...WINDOWS.map(([label, secs]) => h("option", { value: String(secs) }, label)));
   const chart = s("svg", { class: "chart", "aria-label": "History of numeric attributes" });
-  const events = h("ul", { class: "list", "aria-live": "polite" });
+  const events = h("ul", { class: "list events", "aria-live": "polite" });
   const subs = [];
   let history = [];
 
@@ -81,11 +124,29 @@ export async function renderDevice(main, deviceId) {
     device.online = data.online;
     showState();
   }));
-  subs.push(await watchEvents("device_event", (data) => {
+  // Listen first, then read the past events, as the devices page does: a live event that
+  // arrives during the read is held, and shown after it unless the read already had it.
+  let held = [];
+  let unmatched = [];
+  const showLive = (live) => {
+    if (alreadyShown(unmatched, live)) return;
+    events.prepend(eventLine(live));
+    while (events.children.length > MAX_EVENTS) events.lastChild.remove();
+  };
+  subs.push(await watchEvents("device_event", (data, event) => {
     if (data.deviceId !== device.id) return;
-    events.prepend(h("li", {}, `${new Date().toLocaleTimeString()} ${data.type} ${data.data == null ? "" : JSON.stringify(data.data)}`));
-    while (events.children.length > 50) events.lastChild.remove();
+    const live = { type: data.type, data: data.data, seq: data.seq, recordedAt: event.time_fired };
+    if (held) held.push(live);
+    else showLive(live);
   }));
+  try {
+    unmatched = await recentEvents(device.id);
+    events.append(...unmatched.map(eventLine));
+  } catch (error) {
+    events.append(h("li", { class: "muted" }, `Past events could not be read: ${error.message}`));
+  }
+  for (const live of held) showLive(live);
+  held = null;
   return () => subs.forEach((unsubscribe) => unsubscribe());
 }
 
