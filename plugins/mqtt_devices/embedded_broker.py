@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import Any
-
-from amqtt.broker import Broker
+from typing import TYPE_CHECKING, Any
 
 from hub.integrations import SetupError
+
+if TYPE_CHECKING:
+    from amqtt.broker import Broker
 
 from .config import BrokerAddress
 
@@ -71,6 +72,10 @@ class EmbeddedBroker:
         # amqtt logs every connection at INFO; the hub's own log says what matters.
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        # Imported here, not at module level: amqtt and its dependencies cost ~70 ms of
+        # every start, and most stations use Mosquitto, never this broker.
+        from amqtt.broker import Broker
+
         broker = Broker(self._config())
         amqtt_log = logging.getLogger("amqtt.broker")
         level = amqtt_log.level
