@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
 # \Z, not $: Python's $ also matches before a trailing newline. OpenAPI shows it as $,
 # ECMAScript's end of input (hub.http.openapi translates).
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+
+# DeviceRegistry.history_page / events_page: (device id, limit, before, max_bytes) ->
+# (items newest first, whether older ones remain).
+PageReader = Callable[..., Awaitable[tuple[list[dict[str, Any]], bool]]]
 
 COMMAND_SCHEMA = vol.Schema(
     {
@@ -128,22 +133,20 @@ class DeviceViews:
 
     async def device_history(self, request: web.Request) -> web.Response:
         """State history, newest first; page with ``before`` = the last ``recordedAt`` seen."""
-        device = self.device_or_404(request)
-        limit = int_query(request, "limit", default=100, low=1, high=1000)
-        before = time_query(request, "before")
-        items, more = await self.registry.history_page(
-            device.id, limit=limit, before=before, max_bytes=MAX_PAGE_BYTES
-        )
-        next_before = items[-1]["recordedAt"] if more and items else None
-        return json_response({"items": items, "nextBefore": next_before})
+        return await self._newest_first_page(request, self.registry.history_page)
 
     async def device_events(self, request: web.Request) -> web.Response:
         """Past events, newest first, paged like history (``before`` = the last
         ``recordedAt`` seen), so a page opened late can show what already happened."""
+        return await self._newest_first_page(request, self.registry.events_page)
+
+    async def _newest_first_page(self, request: web.Request, read_page: PageReader) -> web.Response:
+        """One page of a device's records, with the cursor to the next: the query
+        parameters, the byte bound and the answer's shape are the same for every kind."""
         device = self.device_or_404(request)
         limit = int_query(request, "limit", default=100, low=1, high=1000)
         before = time_query(request, "before")
-        items, more = await self.registry.events_page(
+        items, more = await read_page(
             device.id, limit=limit, before=before, max_bytes=MAX_PAGE_BYTES
         )
         next_before = items[-1]["recordedAt"] if more and items else None
