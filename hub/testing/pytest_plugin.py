@@ -26,7 +26,7 @@ import pytest_asyncio
 import yaml
 
 from hub.core import Hub
-from hub.testing.mosquitto import MosquittoBroker
+from hub.testing.mosquitto import MosquittoBroker, dynsec_missing
 from hub.testing.postgres import PostgresUnavailable, throwaway_database
 
 HubFactory = Callable[..., Awaitable[Hub]]
@@ -35,6 +35,21 @@ HubFactory = Callable[..., Awaitable[Hub]]
 @pytest.fixture
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
     broker = MosquittoBroker(tmp_path_factory.mktemp("mosquitto"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def dynsec_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """A real Mosquitto with the dynamic security plugin; its admin is the hub's account.
+    Skips, saying why, where the plugin is not installed."""
+    reason = dynsec_missing()
+    if reason is not None:
+        pytest.skip(f"no dynsec broker: {reason}")
+    broker = MosquittoBroker(tmp_path_factory.mktemp("mosquitto-dynsec"), dynsec=True)
     broker.start()
     try:
         yield broker

@@ -16,7 +16,6 @@ import pytest
 
 from hub.registrar import Registrar, Registrations
 from hub.services import DEVICE_BROKER
-from hub.testing.mosquitto import MosquittoBroker, dynsec_missing
 from plugins.ble_provisioning.config import BleSettings
 from plugins.ble_provisioning.provisioner import Provisioner, ProvisioningFailed
 from plugins.ble_provisioning.testing import SimulatedProvisioningDevice
@@ -29,19 +28,6 @@ from tests.mqtt_devices.helpers import device_client
 ADDRESS = "C4:DD:57:30:00:01"
 EXTERNAL_ID = "esp32-c4dd57300001"
 NETWORKS = {"Farm WiFi": "correct horse"}
-
-
-@pytest.fixture
-def dynsec_broker(tmp_path_factory):
-    reason = dynsec_missing()
-    if reason is not None:
-        pytest.skip(f"no dynsec broker: {reason}")
-    broker = MosquittoBroker(tmp_path_factory.mktemp("mosquitto-dynsec"), dynsec=True)
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 async def provisioning_hub(start_hub, hci_endpoint, broker):
@@ -65,19 +51,19 @@ async def provision(hub, open_scan, **body):
 
 
 async def test_the_device_gets_its_own_account_and_can_use_it(
-    virtual_air, hci_endpoint, start_hub, open_scan, dynsec_broker
+    virtual_air, hci_endpoint, start_hub, open_scan, dynsec_mosquitto
 ):
-    hub = await provisioning_hub(start_hub, hci_endpoint, dynsec_broker)
+    hub = await provisioning_hub(start_hub, hci_endpoint, dynsec_mosquitto)
     device = await SimulatedProvisioningDevice.start(virtual_air, ADDRESS, networks=NETWORKS)
     status, body = await provision(hub, open_scan, ssid="Farm WiFi", password="correct horse")
     assert status == 201, body
     [payload] = device.payloads
     assert payload["mqttUsername"] == payload["mqttClientId"] == EXTERNAL_ID
     assert len(payload["mqttPassword"]) >= 32
-    assert dynsec_broker.admin_password not in str(payload)
+    assert dynsec_mosquitto.admin_password not in str(payload)
     assert "mqttPassword" not in str(body)
     async with device_client(
-        dynsec_broker.url,
+        dynsec_mosquitto.url,
         payload["mqttClientId"],
         username=payload["mqttUsername"],
         password=payload["mqttPassword"],
@@ -93,7 +79,7 @@ async def test_the_device_gets_its_own_account_and_can_use_it(
     await mqtt_runtime(hub).accounts.forgotten.settle()
     with pytest.raises(aiomqtt.MqttError):
         async with device_client(
-            dynsec_broker.url,
+            dynsec_mosquitto.url,
             payload["mqttClientId"],
             username=payload["mqttUsername"],
             password=payload["mqttPassword"],
@@ -102,16 +88,16 @@ async def test_the_device_gets_its_own_account_and_can_use_it(
 
 
 async def test_a_failed_provisioning_leaves_no_account_behind(
-    virtual_air, hci_endpoint, start_hub, open_scan, dynsec_broker
+    virtual_air, hci_endpoint, start_hub, open_scan, dynsec_mosquitto
 ):
-    hub = await provisioning_hub(start_hub, hci_endpoint, dynsec_broker)
+    hub = await provisioning_hub(start_hub, hci_endpoint, dynsec_mosquitto)
     device = await SimulatedProvisioningDevice.start(virtual_air, ADDRESS, networks=NETWORKS)
     status, body = await provision(hub, open_scan, ssid="Farm WiFi", password="wrong horse")
     assert status == 422, body
     [payload] = device.payloads
     with pytest.raises(aiomqtt.MqttError):
         async with device_client(
-            dynsec_broker.url,
+            dynsec_mosquitto.url,
             payload["mqttClientId"],
             username=payload["mqttUsername"],
             password=payload["mqttPassword"],

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from hub.testing import static_auth
-from hub.testing.mosquitto import MosquittoBroker, dynsec_missing
 from plugins.mqtt_devices import runtime_for
 from tests.mqtt_devices.helpers import STATION, TOKEN
 
@@ -44,17 +43,3 @@ def start_hub(hub_factory):
         return hub
 
     return start
-
-
-@pytest.fixture
-def dynsec_mosquitto(tmp_path_factory):
-    """A real Mosquitto with the dynamic security plugin; its admin is the hub's account."""
-    reason = dynsec_missing()
-    if reason is not None:
-        pytest.skip(f"no dynsec broker: {reason}")
-    broker = MosquittoBroker(tmp_path_factory.mktemp("mosquitto-dynsec"), dynsec=True)
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
