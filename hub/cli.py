@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     # Before anything is imported: libraries log at import time (alembic does).
-    apply_log_level(level if level.lower() in LOG_LEVELS else "info")
+    apply_log_level(level)
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -195,17 +195,7 @@ class Hub:
         self.config = {CORE_KEY: core}
         self.station_id = core["station_id"]
         self.name = core["name"]
-        explicit = raw.get(CORE_KEY) or {}
-        core["log_level"] = (
-            self._log_level_override
-            or ("log_level" in explicit and core["log_level"])
-            or self.settings.log_level
-            or core["log_level"]
-        ).lower()
-        if self._http_port_override is not None:
-            core["http"]["port"] = self._http_port_override
-        elif "port" not in (explicit.get("http") or {}) and self.settings.http_port is not None:
-            core["http"]["port"] = self.settings.http_port
+        self._apply_overrides(core, raw.get(CORE_KEY) or {})
         apply_log_level(core["log_level"])
 
         for name in (key for key in raw if key != CORE_KEY):
@@ -233,7 +223,7 @@ class Hub:
             except ConfigError as error:
                 _LOGGER.error("Integration %s is not started: %s", integration.name, error)
                 integration.fail(f"invalid configuration: {error}")
-                if self._strict or core.get("strict"):
+                if self._strict or core["strict"]:
                     raise
             except Exception as error:
                 integration.fail(f"config schema hook failed: {error}")
@@ -259,6 +249,19 @@ class Hub:
         self.started_at = time.time()
         await self._setup_all(core["setup_timeout"])
         self.bus.fire(events.HUB_STARTED, {"stationId": self.station_id})
+
+    def _apply_overrides(self, core: dict[str, Any], written: dict[str, Any]) -> None:
+        """Log level and HTTP port: the command line, else what the YAML writes (``written``,
+        the raw ``hub:`` key, tells a written value from a schema default), else the
+        environment, else the default."""
+        yaml_level = core["log_level"] if "log_level" in written else None
+        level = self._log_level_override or yaml_level or self.settings.log_level
+        core["log_level"] = (level or core["log_level"]).lower()
+        yaml_port = (written.get("http") or {}).get("port")
+        if self._http_port_override is not None:
+            core["http"]["port"] = self._http_port_override
+        elif yaml_port is None and self.settings.http_port is not None:
+            core["http"]["port"] = self.settings.http_port
 
     async def _start_database(self, core: dict[str, Any]) -> None:
         self.db = Database(database_url(core, self.settings.database_url, self.config_dir))
