@@ -50,6 +50,17 @@ async def sign_in(page, username: str, password: str) -> None:
     await page.get_by_role("button", name="Sign in").click()
 
 
+async def owner_on_devices_page(station: PortalHub, new_context):
+    """A fresh tab signed in as the owner the first test created, on the devices page."""
+    if await onboarding_open(station):
+        pytest.skip("needs the owner the first test creates")
+    page = await (await new_context()).new_page()
+    await page.goto(station.url)
+    await sign_in(page, *OWNER)
+    await expect()(page.get_by_role("heading", name="Devices")).to_be_visible()
+    return page
+
+
 async def test_owner_runs_the_station_from_the_portal(station, new_context):
     check = expect()
     context = await new_context()
@@ -280,12 +291,7 @@ async def test_a_member_on_a_phone_sees_no_users_or_provisioning_page(station, n
 
 async def test_the_page_says_so_when_the_hub_does_not_answer(station, new_context):
     check = expect()
-    if await onboarding_open(station):
-        pytest.skip("needs the owner the first test creates")
-    page = await (await new_context()).new_page()
-    await page.goto(station.url)
-    await sign_in(page, *OWNER)
-    await check(page.get_by_role("heading", name="Devices")).to_be_visible()
+    page = await owner_on_devices_page(station, new_context)
     await page.route("**/api/**", lambda route: route.abort("connectionrefused"))
     await page.get_by_role("link", name="Station").click()
     await check(page.get_by_role("heading", name="The hub does not answer")).to_be_visible()
@@ -296,12 +302,7 @@ async def test_the_page_says_so_when_the_hub_does_not_answer(station, new_contex
 
 async def test_the_page_says_so_when_the_session_ends(station, new_context):
     check = expect()
-    if await onboarding_open(station):
-        pytest.skip("needs the owner the first test creates")
-    page = await (await new_context()).new_page()
-    await page.goto(station.url)
-    await sign_in(page, *OWNER)
-    await check(page.get_by_role("heading", name="Devices")).to_be_visible()
+    page = await owner_on_devices_page(station, new_context)
     # Spend the tab's refresh token elsewhere, as a thief would: the hub ends every
     # session of the user, and the portal's next call finds out.
     spent = await page.evaluate("sessionStorage.getItem('stationHub.refreshToken')")
