@@ -40,6 +40,7 @@ from hub.plugins import (
     resolve,
 )
 from hub.registrar import Registrar, Registrations
+from hub.runtime_data import RuntimeData
 from hub.settings import HubSettings, load_settings
 from hub.yaml_loader import ConfigError
 
@@ -78,10 +79,11 @@ class Hub:
         self.manager = create_plugin_manager()
         self.integrations: dict[str, Integration] = {}
         self.config: dict[str, Any] = {}
-        #: Each integration's working state on this hub, under its domain. One imported
-        #: module serves every hub in the process (tests run several), so an integration
-        #: keeps nothing in module globals; it dies with the hub.
-        self.data: dict[str, Any] = {}
+        #: Each integration's working state on this hub, by typed key (hub/runtime_data.py).
+        #: One imported module serves every hub in the process (tests run several), so an
+        #: integration keeps nothing in module globals; the core forgets an integration's
+        #: values when it stops or fails.
+        self.runtime_data = RuntimeData()
         self.station_id = "station"
         self.name = "Station"
         self.exit_code = 0
@@ -317,6 +319,7 @@ class Hub:
         for integration in self._order:
             if integration.state == integrations.FAILED:
                 self.registrations.withdraw(integration.name)
+                self.runtime_data.forget(integration.name)
 
     async def _setup_all(self, setup_timeout: float) -> None:
         for integration in self._order:
@@ -392,6 +395,8 @@ class Hub:
             )
         except Exception:
             _LOGGER.exception("Integration %s failed to shut down cleanly", integration.name)
+        finally:
+            self.runtime_data.forget(integration.name)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

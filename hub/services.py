@@ -14,6 +14,8 @@ The services the built-ins offer are defined here, with the types they carry:
 - ``DEVICE_BROKER`` (``mqtt_devices``): the MQTT broker address devices are given.
 - ``STATION_MEMBERS`` (``auth``): the station's copy of its cloud membership, which the
   cloud link keeps in step with the cloud.
+- ``CLOUD_NOTIFICATIONS`` (``cloud_link``, only when a cloud URL is configured): send a
+  JSON-RPC notification to the cloud (automations' ``notify_cloud`` uses it).
 """
 
 from __future__ import annotations
@@ -171,3 +173,19 @@ class StationMembers(Protocol):
 
 
 STATION_MEMBERS: ServiceKey[StationMembers] = ServiceKey("station_members")
+
+
+# ---- CLOUD_NOTIFICATIONS: tell the cloud something ----------------------------------------
+
+
+class CloudNotifications(Protocol):
+    """A one-way message to the cloud on the link's live session (provided by
+    ``cloud_link`` while it has a cloud to talk to; absent on a station without one)."""
+
+    async def notify(self, method: str, params: dict[str, Any]) -> None:
+        """Send ``method`` as a JSON-RPC notification; ``ConnectionError`` (with a reason
+        a person can read) when the link is not connected right now: nothing is queued."""
+        ...
+
+
+CLOUD_NOTIFICATIONS: ServiceKey[CloudNotifications] = ServiceKey("cloud_notifications")

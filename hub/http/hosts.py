@@ -33,6 +33,7 @@ from aiohttp import web
 from yarl import URL
 
 from hub.http.errors import ApiError
+from hub.runtime_data import RuntimeData, RuntimeKey
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -181,14 +182,14 @@ def require_allowed_host(request: web.Request) -> None:
         policy.check(request)
 
 
-def host_policy(app_data: dict[str, Any]) -> HostPolicy:
-    """The hub's policy, kept in ``hub.data`` so integrations can register predicates
-    before the HTTP app exists; ``build_app`` adds the configured names to it."""
-    policy = app_data.get("hub.http.hosts")
-    if policy is None:
-        policy = HostPolicy(own_names=own_host_names())
-        app_data["hub.http.hosts"] = policy
-    return policy
+#: The core's own runtime value: the hub's host policy.
+HOST_POLICY: RuntimeKey[HostPolicy] = RuntimeKey("hub", "http.hosts")
+
+
+def host_policy(runtime_data: RuntimeData) -> HostPolicy:
+    """The hub's policy, kept in ``hub.runtime_data`` so integrations can register
+    predicates before the HTTP app exists; ``build_app`` adds the configured names to it."""
+    return runtime_data.setdefault(HOST_POLICY, lambda: HostPolicy(own_names=own_host_names()))
 
 
 def same_origin(origin: str, host_header: str | None) -> bool:

@@ -116,7 +116,7 @@ def build_app(
     # every request's path.
     # The settings added since core.py called build_app are read from the validated YAML.
     http_config = hub.config.get(CORE_KEY, {}).get("http", {})
-    policy = host_policy(hub.data)
+    policy = host_policy(hub.runtime_data)
     policy.allow(http_config.get("allowed_hosts", ()))
     middlewares = [
         cors_middleware(cors_origins),

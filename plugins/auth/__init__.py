@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
+from hub.runtime_data import RuntimeKey
 from hub.services import STATION_MEMBERS
 
 from .cloud_members import CloudMembers
@@ -45,6 +46,9 @@ __all__ = [
     "get_user_store",
 ]
 
+#: This integration's working state on a hub (hub/runtime_data.py).
+RUNTIME: RuntimeKey[AuthRuntime] = RuntimeKey(DOMAIN)
+
 
 def get_user_store(hub: Hub) -> UserStore:
     """The hub's user store; LookupError when the auth integration is not running on it.
@@ -52,15 +56,12 @@ def get_user_store(hub: Hub) -> UserStore:
     Usable from the auth integration's registration on, so an integration that lists
     ``auth`` in ``hub_dependencies`` can call it from its own ``hub_setup``.
     """
-    runtime = hub.data.get(DOMAIN)
-    if runtime is None:
-        raise LookupError("the auth integration is not set up on this hub")
-    return runtime.users
+    return hub.runtime_data[RUNTIME].users
 
 
 def runtime_for(hub: Hub) -> AuthRuntime | None:
     """This hub's auth runtime (tests and diagnostics)."""
-    return hub.data.get(DOMAIN)
+    return hub.runtime_data.get(RUNTIME)
 
 
 @hookimpl
@@ -86,12 +87,12 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
     register_token_routes(registrar, runtime)
     register_user_routes(registrar, runtime)
     registrar.provide(STATION_MEMBERS, CloudMembers(runtime.users))
-    hub.data[DOMAIN] = runtime
+    hub.runtime_data.set(RUNTIME, runtime)
 
 
 @hookimpl
 async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
-    runtime = hub.data[DOMAIN]
+    runtime = hub.runtime_data[RUNTIME]
     await runtime.start()
     if await runtime.users.count_users() == 0:
         # A new hub is claimable by whoever onboards first: tell the operator how.
@@ -99,11 +100,6 @@ async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
             f"No user yet: create the owner with: station-hub user add NAME --role owner"
             f" -c {hub.config_dir} (or POST {hub.http_url}/api/auth/onboarding)"
         )
-
-
-@hookimpl
-def hub_shutdown(hub: Hub) -> None:
-    hub.data.pop(DOMAIN, None)
 
 
 @hookimpl

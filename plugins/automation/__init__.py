@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from hub.hookspecs import hookimpl
+from hub.runtime_data import RuntimeKey
 
 from .api import register_routes
 from .const import DOMAIN
@@ -39,10 +40,13 @@ __all__ = [
     "runtime_for",
 ]
 
+#: This integration's working state on a hub (hub/runtime_data.py).
+RUNTIME: RuntimeKey[AutomationRuntime] = RuntimeKey(DOMAIN)
+
 
 def runtime_for(hub: Hub) -> AutomationRuntime | None:
     """This hub's automations (for tests and diagnostics)."""
-    return hub.data.get(DOMAIN)
+    return hub.runtime_data.get(RUNTIME)
 
 
 def _config(value: Any) -> list[dict[str, Any]]:
@@ -70,19 +74,19 @@ def hub_migrations() -> str:
 @hookimpl
 def hub_register(hub: Hub, registrar: Registrar, config: list[dict[str, Any]]) -> None:
     runtime = AutomationRuntime(hub, list(config or []))
-    hub.data[DOMAIN] = runtime
+    hub.runtime_data.set(RUNTIME, runtime)
     register_routes(registrar, runtime)
 
 
 @hookimpl
 async def hub_setup(hub: Hub) -> None:
-    runtime = hub.data[DOMAIN]
+    runtime = hub.runtime_data[RUNTIME]
     await runtime.start()
     hub.add_health_info(DOMAIN, runtime.health)
 
 
 @hookimpl
 async def hub_shutdown(hub: Hub) -> None:
-    runtime = hub.data.pop(DOMAIN, None)
+    runtime = hub.runtime_data.pop(RUNTIME)
     if runtime is not None:
         await runtime.stop()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
+from hub.runtime_data import RuntimeKey
 from plugins.ble_provisioning.config import CONFIG_SCHEMA, BleSettings
 from plugins.ble_provisioning.const import DOMAIN
 from plugins.ble_provisioning.routes import RuntimeRef, register
@@ -22,15 +23,18 @@ if TYPE_CHECKING:
     from hub.registrar import Registrar
     from plugins.ble_provisioning.runtime import BleProvisioningRuntime
 
+#: The routes are registered before setup makes the runtime, so they hold this reference
+#: and find the runtime in it once (and while) it runs.
+RUNTIME_REF: RuntimeKey[RuntimeRef] = RuntimeKey(DOMAIN)
+
 
 def _ref(hub: Hub) -> RuntimeRef:
-    ref: RuntimeRef = hub.data.setdefault(DOMAIN, RuntimeRef())
-    return ref
+    return hub.runtime_data.setdefault(RUNTIME_REF, RuntimeRef)
 
 
 def runtime_for(hub: Hub) -> BleProvisioningRuntime | None:
     """This hub's running BLE provisioning (for tests and diagnostics)."""
-    ref: RuntimeRef | None = hub.data.get(DOMAIN)
+    ref = hub.runtime_data.get(RUNTIME_REF)
     return ref.runtime if ref else None
 
 
@@ -80,6 +84,6 @@ async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
 
 @hookimpl
 async def hub_shutdown(hub: Hub) -> None:
-    ref: RuntimeRef | None = hub.data.pop(DOMAIN, None)
+    ref = hub.runtime_data.pop(RUNTIME_REF)
     if ref is not None and ref.runtime is not None:
         await ref.runtime.stop()

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
+from hub.runtime_data import RuntimeKey
+from hub.services import CLOUD_NOTIFICATIONS
 from plugins.cloud_link.config import CONFIG_SCHEMA, LinkSettings
 from plugins.cloud_link.const import DOMAIN
+from plugins.cloud_link.notifications import LinkNotifications
 from plugins.cloud_link.routes import register_routes
 from plugins.cloud_link.runtime import CloudLinkRuntime
 
@@ -23,9 +26,13 @@ if TYPE_CHECKING:
     from hub.registrar import Registrar
 
 
+#: This integration's working state on a hub (hub/runtime_data.py).
+RUNTIME: RuntimeKey[CloudLinkRuntime] = RuntimeKey(DOMAIN)
+
+
 def runtime_for(hub: Hub) -> CloudLinkRuntime | None:
     """This hub's cloud link (for tests and diagnostics)."""
-    return hub.data.get(DOMAIN)
+    return hub.runtime_data.get(RUNTIME)
 
 
 @hookimpl
@@ -51,8 +58,10 @@ def hub_migrations() -> str:
 def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
     settings = LinkSettings.from_config(config, hub.settings.cloud_host)
     runtime = CloudLinkRuntime(hub, settings)
-    hub.data[DOMAIN] = runtime
+    hub.runtime_data.set(RUNTIME, runtime)
     register_routes(registrar, runtime)
+    if settings.url is not None:
+        registrar.provide(CLOUD_NOTIFICATIONS, LinkNotifications(runtime.link))
 
 
 @hookimpl
@@ -73,13 +82,13 @@ def hub_frontend_panels(register: Callable[[Any], None]) -> None:
 
 @hookimpl
 async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
-    runtime = hub.data[DOMAIN]
+    runtime = hub.runtime_data[RUNTIME]
     await runtime.start()
     hub.add_health_info(DOMAIN, runtime.health)
 
 
 @hookimpl
 async def hub_shutdown(hub: Hub) -> None:
-    runtime = hub.data.pop(DOMAIN, None)
+    runtime = hub.runtime_data.pop(RUNTIME)
     if runtime is not None:
         await runtime.stop()

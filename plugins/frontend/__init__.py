@@ -14,6 +14,7 @@ import voluptuous as vol
 
 from hub.hookspecs import hookimpl
 from hub.integrations import RUNNING, SETTING_UP, UNAVAILABLE
+from hub.runtime_data import RuntimeKey
 
 from .const import DOMAIN
 from .dashboards import DashboardStore, StoreRef, register_dashboard_routes
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["Panel", "PanelError", "Panels"]
 
 CONFIG_SCHEMA = vol.Any(None, vol.Schema({}))
+
+#: Where the dashboard routes find their store once the database is up (setup fills it).
+DASHBOARDS: RuntimeKey[StoreRef] = RuntimeKey(DOMAIN, "dashboards")
 
 
 @hookimpl
@@ -44,8 +48,7 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
     # Every configured integration is loaded before any hub_register runs, so the panels
     # of all of them (set up before or after this one) are collected here.
     panels = collect(hub, list(hub.integrations))
-    ref = StoreRef()
-    hub.data[DOMAIN] = {"panels": panels, "dashboards": ref}
+    ref = hub.runtime_data.set(DASHBOARDS, StoreRef())
 
     def running(name: str) -> bool:
         # An unavailable integration keeps its page: the page says what is missing.
@@ -57,9 +60,4 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
 
 @hookimpl
 def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
-    hub.data[DOMAIN]["dashboards"].store = DashboardStore(hub.db.require_engine())
-
-
-@hookimpl
-def hub_shutdown(hub: Hub) -> None:
-    hub.data.pop(DOMAIN, None)
+    hub.runtime_data[DASHBOARDS].store = DashboardStore(hub.db.require_engine())

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
 from hub.integrations import RUNNING, SETTING_UP, UNAVAILABLE
+from hub.runtime_data import RuntimeKey
 
 from .config import CONFIG_SCHEMA, resolve_settings
 from .const import DOMAIN
@@ -25,10 +26,13 @@ if TYPE_CHECKING:
     from hub.core import Hub
     from hub.registrar import Registrar
 
+#: This integration's working state on a hub (hub/runtime_data.py).
+RUNTIME: RuntimeKey[IotGatewayRuntime] = RuntimeKey(DOMAIN)
+
 
 def runtime_for(hub: Hub) -> IotGatewayRuntime | None:
     """This hub's gateway runtime (for tests and diagnostics)."""
-    return hub.data.get(DOMAIN)
+    return hub.runtime_data.get(RUNTIME)
 
 
 @hookimpl
@@ -55,7 +59,7 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
             hub.set_integration_state(DOMAIN, RUNNING if reachable else UNAVAILABLE, reason)
 
     runtime = IotGatewayRuntime(resolve_settings(config, hub.settings), report)
-    hub.data[DOMAIN] = runtime
+    hub.runtime_data.set(RUNTIME, runtime)
     register_proxy_routes(registrar, runtime)
     register_object_routes(registrar, runtime)
 
@@ -78,7 +82,7 @@ def hub_frontend_panels(register: Callable[[Any], None]) -> None:
 
 @hookimpl
 async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
-    runtime = hub.data[DOMAIN]
+    runtime = hub.runtime_data[RUNTIME]
     await runtime.start(hub.db.require_engine())
     hub.add_health_info(DOMAIN, runtime.health)
     # Say now, not at the first failed call, when nothing answers at the configured address.
@@ -88,6 +92,6 @@ async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
 
 @hookimpl
 async def hub_shutdown(hub: Hub) -> None:
-    runtime = hub.data.pop(DOMAIN, None)
+    runtime = hub.runtime_data.pop(RUNTIME)
     if runtime is not None:
         await runtime.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
+from hub.runtime_data import RuntimeKey
 from hub.services import DEVICE_BROKER
 
 from .config import CONFIG_SCHEMA, settings_from_config
@@ -25,10 +26,13 @@ if TYPE_CHECKING:
     from hub.registrar import Registrar
     from hub.subcommands import Subcommands
 
+#: This integration's working state on a hub (hub/runtime_data.py).
+RUNTIME: RuntimeKey[MqttDevicesRuntime] = RuntimeKey(DOMAIN)
+
 
 def runtime_for(hub: Hub) -> MqttDevicesRuntime | None:
     """This hub's MQTT runtime (for tests, benchmarks and diagnostics)."""
-    return hub.data.get(DOMAIN)
+    return hub.runtime_data.get(RUNTIME)
 
 
 @hookimpl
@@ -40,19 +44,19 @@ def hub_config_schema() -> Any:
 def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
     settings = settings_from_config(config)
     runtime = MqttDevicesRuntime(hub, settings)
-    hub.data[DOMAIN] = runtime
+    hub.runtime_data.set(RUNTIME, runtime)
     runtime.register(registrar)
     registrar.provide(DEVICE_BROKER, device_broker(settings))
 
 
 @hookimpl
 async def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
-    await hub.data[DOMAIN].start()
+    await hub.runtime_data[RUNTIME].start()
 
 
 @hookimpl
 async def hub_shutdown(hub: Hub) -> None:
-    runtime = hub.data.pop(DOMAIN, None)
+    runtime = hub.runtime_data.pop(RUNTIME)
     if runtime is not None:
         await runtime.stop()
 

@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from hub.plugins import call_for, create_plugin_manager
 from hub.subcommands import Subcommands
 from hub.testing import static_auth
@@ -25,7 +27,7 @@ CONFIG = {
 
 async def test_the_garage_door_works_as_the_page_shows(hub_factory, hub_client):
     hub = await hub_factory(CONFIG, integrations=MODULES)
-    door = hub.data["garage_door"]
+    door = hub.runtime_data[garage_door.DOOR]
     owner = await hub_client(hub, token="owner-t")
     async with owner.post("/api/garage/open", json={}) as response:
         assert response.status == 202
@@ -51,8 +53,15 @@ async def test_the_garage_door_works_as_the_page_shows(hub_factory, hub_client):
 async def test_two_hubs_in_one_process_have_their_own_door(hub_factory):
     first = await hub_factory(CONFIG, integrations=MODULES)
     second = await hub_factory({**CONFIG, "garage_door": {"pin": 4}}, integrations=MODULES)
-    assert first.data["garage_door"] is not second.data["garage_door"]
-    assert (first.data["garage_door"].pin, second.data["garage_door"].pin) == (17, 4)
+    doors = first.runtime_data[garage_door.DOOR], second.runtime_data[garage_door.DOOR]
+    assert doors[0] is not doors[1]
+    assert (doors[0].pin, doors[1].pin) == (17, 4)
+    await first.stop()
+    # The core forgot the stopped hub's door; the other hub keeps its own.
+    assert garage_door.DOOR not in first.runtime_data
+    assert second.runtime_data.get(garage_door.DOOR) is doors[1]
+    with pytest.raises(LookupError, match="garage_door integration is not set up"):
+        first.runtime_data[garage_door.DOOR]
 
 
 def test_the_cli_command_of_the_example(capsys):

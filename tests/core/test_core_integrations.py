@@ -77,6 +77,8 @@ async def test_failing_setup_is_reported_and_the_rest_keep_running(hub_factory, 
         assert (await response.json())["error"]["code"] == "integration_unavailable"
     async with client.get("/api/echo/greet") as response:
         assert response.status == 200
+    # What the failed integration stored on the hub went with it.
+    assert fakes["broken_setup"].STATE not in hub.runtime_data
 
 
 async def test_misspelt_hook_marks_the_integration_failed(hub_factory, fakes):

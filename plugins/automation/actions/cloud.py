@@ -12,33 +12,28 @@ from typing import Any
 
 import voluptuous as vol
 
+from hub.services import CLOUD_NOTIFICATIONS
 from hub.timestamps import iso
 
 from ..platforms import ActionContext, ActionSkipped, ActionType
 from ..validators import any_value, template_or
 
-CLOUD_LINK = "cloud_link"
 NOTIFY_METHOD = "automation.notify"
 
 
-class CloudUnavailable(Exception):
-    """The cloud link is configured but has no live session."""
-
-
 async def notify_cloud(context: ActionContext, config: dict[str, Any]) -> dict[str, Any]:
-    runtime = context.hub.data.get(CLOUD_LINK)
-    if runtime is None or getattr(runtime.settings, "url", None) is None:
+    cloud = context.hub.registrations.services.get(CLOUD_NOTIFICATIONS)
+    if cloud is None:
         raise ActionSkipped("the cloud link is not configured")
-    peer = runtime.link.peer
-    if peer is None:
-        raise CloudUnavailable("the cloud link is not connected; the notification was not sent")
     params = {
         "automationId": context.automation_id,
         "message": config["message"],
         "data": config.get("data") or {},
         "time": iso(context.clock.now().timestamp()),
     }
-    await peer.notify(NOTIFY_METHOD, params)
+    # Configured but disconnected raises ConnectionError: the run's trace says the
+    # notification did not go out.
+    await cloud.notify(NOTIFY_METHOD, params)
     return {"sent": NOTIFY_METHOD}
 
 

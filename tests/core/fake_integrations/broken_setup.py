@@ -4,6 +4,10 @@ from aiohttp import web
 
 from hub.auth import PUBLIC
 from hub.hookspecs import hookimpl
+from hub.runtime_data import RuntimeKey
+
+#: Stored at registration; the core must forget it when setup fails.
+STATE: RuntimeKey[dict] = RuntimeKey("broken_setup")
 
 
 @hookimpl
@@ -12,6 +16,7 @@ def hub_register(hub, registrar, config):
         return web.Response(text="should not be served")
 
     registrar.http_route("GET", "/api/broken/thing", route, auth=PUBLIC)
+    hub.runtime_data.set(STATE, {"half": "made"})
 
 
 @hookimpl

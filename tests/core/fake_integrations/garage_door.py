@@ -1,8 +1,8 @@
 """The garage door of docs/writing-integrations.md, complete and runnable.
 
 Every hook the page shows, written the way the page advises: the working state lives in
-a ``GarageDoor`` the hub keeps under the integration's name (one imported module serves
-every hub in a process, so nothing is kept in module globals), the HTTP handler is a named
+a ``GarageDoor`` the hub keeps under a typed ``RuntimeKey`` (one imported module serves
+every hub in a process, so no state is kept in module globals; a key is a name), the HTTP handler is a named
 method rather than a closure inside ``hub_register``, and the request body is validated
 and documented by one voluptuous schema. tests/core/test_core_example_integration.py
 runs it.
@@ -21,6 +21,7 @@ from hub.auth import requires
 from hub.cli import add_config_dir_argument
 from hub.hookspecs import hookimpl
 from hub.http.json import json_response, read_json
+from hub.runtime_data import RuntimeKey
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from hub.subcommands import Subcommands
 
 DOMAIN = "garage_door"
+#: The door this integration keeps on each hub.
+DOOR: RuntimeKey[GarageDoor] = RuntimeKey(DOMAIN)
 
 OPEN_SCHEMA = vol.Schema(
     {vol.Optional("seconds", default=3): vol.All(int, vol.Range(min=1, max=60))}
@@ -77,7 +80,7 @@ def hub_config_schema() -> Any:
 
 @hookimpl
 def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
-    hub.data[DOMAIN] = door = GarageDoor(config["pin"])
+    door = hub.runtime_data.set(DOOR, GarageDoor(config["pin"]))
     registrar.http_route(
         "POST",
         "/api/garage/open",
@@ -90,12 +93,12 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
 
 @hookimpl
 def hub_setup(hub: Hub, config: dict[str, Any]) -> None:
-    hub.create_task(hub.data[DOMAIN].poll(), name="garage-poll")
+    hub.create_task(hub.runtime_data[DOOR].poll(), name="garage-poll")
 
 
 @hookimpl
 async def hub_shutdown(hub: Hub) -> None:
-    door = hub.data.pop(DOMAIN, None)
+    door = hub.runtime_data.pop(DOOR)
     if door is not None:
         await door.close()
 

@@ -21,4 +21,4 @@ def hub_register(hub: Any, registrar: Any, config: dict[str, Any]) -> None:
         return json_response({"pong": True})
 
     registrar.http_route("GET", "/api/guarded/ping", ping, auth=PUBLIC)
-    host_policy(hub.data).require_when(lambda: GUARDED["now"])
+    host_policy(hub.runtime_data).require_when(lambda: GUARDED["now"])
