@@ -250,6 +250,10 @@ class Hub:
             raise listen_error(core["http"]["host"], core["http"]["port"], error) from error
         self.started_at = time.time()
         await self._setup_all(core["setup_timeout"])
+        for line in self.registrations.unserved():
+            # Topics without mqtt_devices, RPC methods without cloud_link: never called.
+            _LOGGER.warning("%s", line)
+            self.add_startup_note(line)
         self.bus.fire(events.HUB_STARTED, {"stationId": self.station_id})
 
     def _apply_overrides(self, core: dict[str, Any], written: dict[str, Any]) -> None:

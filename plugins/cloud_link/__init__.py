@@ -60,6 +60,8 @@ def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None
     runtime = CloudLinkRuntime(hub, settings)
     hub.runtime_data.set(RUNTIME, runtime)
     register_routes(registrar, runtime)
+    # Through the registrar like everyone's, so a name clash is refused, not shadowed.
+    runtime.methods.register(registrar)
     if settings.url is not None:
         registrar.provide(CLOUD_NOTIFICATIONS, LinkNotifications(runtime.link))
 

@@ -1,7 +1,10 @@
 """The methods the cloud may call on the station.
 
-Four belong to the cloud link itself; every method any integration registered through the
-core's registrar is served as well, looked up at call time so late registrations count.
+Four belong to the cloud link itself and are registered through its registrar like any
+integration's, so the names share one space and a clash is refused at registration,
+naming both integrations. The peer looks each call up in the core's table
+(``hub.registrations.rpc_methods``) at call time: a method registered late is served, and
+a failed integration's withdrawn methods are not.
 
 ``devices.snapshot`` is paged (``{cursor?, limit?}`` → ``{devices, nextCursor}``): one
 answer holds at most 1000 devices and half the peer's reply allowance, so a fleet of
@@ -11,22 +14,20 @@ params it answers the first page, which for a fleet under a page is every device
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
 
 from hub.devices.paging import MAX_CURSOR_CHARS, MAX_PAGE_BYTES, MAX_PAGE_SIZE, device_page
 from hub.devices.registry import DeviceError
+from hub.rpc import CallContext, InvalidParams, RpcError
 from plugins.cloud_link.const import ALL_CHANNELS, ERROR_COMMAND_FAILED, ERROR_DEVICE_NOT_FOUND
-from plugins.cloud_link.jsonrpc import CallContext, Handler, InvalidParams, RpcError
+from plugins.cloud_link.jsonrpc import Handler
 from plugins.cloud_link.outbox import Outbox
 
 if TYPE_CHECKING:
     from hub.core import Hub
-
-_LOGGER = logging.getLogger(__name__)
+    from hub.registrar import Registrar
 
 COMMAND_PARAMS = vol.Schema(
     {
@@ -61,33 +62,19 @@ class StationMethods:
     def __init__(self, hub: Hub, outbox: Outbox) -> None:
         self._hub = hub
         self._outbox = outbox
-        self._own: dict[str, Callable[[Any, CallContext], Any]] = {
-            "device.command": self.device_command,
-            "devices.snapshot": self.devices_snapshot,
-            "device_types.list": self.device_types_list,
-            "station.setActiveChannels": self.set_active_channels,
-        }
 
-    @property
-    def names(self) -> list[str]:
-        return sorted({*self._own, *self._hub.registrations.rpc_methods})
-
-    def warn_about_shadowed(self) -> None:
-        for name in self._own.keys() & self._hub.registrations.rpc_methods.keys():
-            owner = self._hub.registrations.rpc_methods[name].integration
-            _LOGGER.warning(
-                "RPC method %s registered by %s is not reachable from the cloud: the cloud "
-                "link serves its own method of that name",
-                name,
-                owner,
-            )
+    def register(self, registrar: Registrar) -> None:
+        """The cloud link's own methods, from its ``hub_register``: an integration that
+        registered one of these names first makes this raise, and the link fails naming
+        it, rather than one of the two being silently unreachable."""
+        registrar.rpc_method("device.command", self.device_command)
+        registrar.rpc_method("devices.snapshot", self.devices_snapshot)
+        registrar.rpc_method("device_types.list", self.device_types_list)
+        registrar.rpc_method("station.setActiveChannels", self.set_active_channels)
 
     def lookup(self, name: str) -> Handler | None:
-        own = self._own.get(name)
-        if own is not None:
-            return own
-        registered = self._hub.registrations.rpc_methods.get(name)
-        return registered.handler if registered is not None else None
+        """Every integration's methods, this one's included, as registered right now."""
+        return self._hub.registrations.rpc_handler(name)
 
     async def device_command(self, params: Any, _context: CallContext) -> dict[str, Any]:
         """Send a command to a device, named by its id or its external id."""
@@ -119,7 +106,7 @@ class StationMethods:
             cursor=request.get("cursor"),
             limit=request["limit"],
             # Leave room in the reply frame for the envelope and a batch's other answers.
-            max_bytes=min(MAX_PAGE_BYTES, context.peer.limits.max_reply_bytes // 2),
+            max_bytes=min(MAX_PAGE_BYTES, context.max_reply_bytes // 2),
         )
         return {
             "devices": [device.as_dict() for device in page.devices],
@@ -127,10 +114,12 @@ class StationMethods:
         }
 
     def device_types_list(self, params: Any, _context: CallContext) -> dict[str, Any]:
+        """Every device type: registered by integrations, or learnt from handshakes."""
         _no_params(params)
         return {"deviceTypes": [item.as_dict() for item in self._hub.devices.device_types()]}
 
     def set_active_channels(self, params: Any, _context: CallContext) -> dict[str, Any]:
+        """Choose which notifications (state, events, presence) the station sends."""
         channels = CHANNELS_PARAMS(params)["channels"]
         self._outbox.set_channels(channels)
         return {"ok": True, "channels": list(self._outbox.channels)}

@@ -8,8 +8,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from hub.registrar import RpcMethod
 from hub.services import STATION_MEMBERS, StationMembers
 from plugins.cloud_link.config import LinkSettings
+from plugins.cloud_link.const import DOMAIN
 from plugins.cloud_link.identity import IdentityMessages
 from plugins.cloud_link.legacy import LegacyHandler, LegacyInbox
 from plugins.cloud_link.link import CloudLink
@@ -59,6 +61,7 @@ class CloudLinkRuntime:
         self._connection: asyncio.Task[Any] | None = None
         self._workers: list[asyncio.Task[Any]] = []
         self._unlisten: Callable[[], None] | None = None
+        self._unobserve: Callable[[], None] | None = None
 
     @property
     def store(self) -> ClaimStore:
@@ -69,7 +72,12 @@ class CloudLinkRuntime:
     async def start(self) -> None:
         self._store = ClaimStore(self.hub.db.require_engine())
         self.link.set_claim(await self._store.load())
-        self.methods.warn_about_shadowed()
+        # Observing the method table makes the core count RPC methods as served (a hub
+        # without the link warns at start that nothing can call them), and says in the log
+        # when a failed integration's methods stop being callable.
+        self._unobserve = self.hub.registrations.observe_rpc_methods(
+            None, _method_withdrawn, owner=DOMAIN
+        )
         if self.settings.url is not None:
             # Without a URL nothing will ever be sent: keep the ingest path free of us.
             self._unlisten = self.outbox.listen(self.hub.bus)
@@ -85,6 +93,8 @@ class CloudLinkRuntime:
         already received, then stop the workers."""
         if self._unlisten is not None:
             self._unlisten()
+        if self._unobserve is not None:
+            self._unobserve()
         if self._connection is not None:
             await _cancel(self._connection)
         with contextlib.suppress(TimeoutError):
@@ -138,6 +148,14 @@ class CloudLinkRuntime:
 
     async def _station_reset(self, message: dict[str, Any]) -> None:
         await reset_station(self.hub, self.store, self.link, message)
+
+
+def _method_withdrawn(method: RpcMethod) -> None:
+    _LOGGER.warning(
+        "The cloud can no longer call %s: %s failed and its methods were withdrawn",
+        method.name,
+        method.integration,
+    )
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

@@ -27,9 +27,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from hub.backoff import Backoff
+from hub.backoff import Backoff, BackoffPolicy
 
-from .config import BrokerAddress, ReconnectPolicy, TlsOptions
+from .config import BrokerAddress, TlsOptions
 from .const import HUB_OFFLINE, HUB_ONLINE
 from .pump import MessagePump
 from .takeover import TakeoverDetector
@@ -82,7 +82,7 @@ class MqttConnection:
         subscriptions: Callable[[], list[tuple[str, int]]],
         pump: MessagePump,
         station_id: str | None = None,
-        reconnect: ReconnectPolicy,
+        reconnect: BackoffPolicy,
         keepalive: int = 30,
         protocol: int = 4,
         session_expiry: int = 7 * 24 * 3600,
@@ -172,6 +172,17 @@ class MqttConnection:
             _LOGGER.warning(
                 "Could not subscribe to %s (%s); will retry on reconnect", pattern, error
             )
+
+    async def unsubscribe(self, pattern: str) -> None:
+        """Unsubscribe now if connected; a later session never subscribes to a withdrawn
+        topic, since it reads the registered ones afresh."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            return
+        try:
+            await client.unsubscribe(pattern)
+        except aiomqtt.MqttError as error:
+            _LOGGER.info("Could not unsubscribe from %s (%s)", pattern, error)
 
     async def wait_for_session(self, number: int) -> None:
         """Return once the ``number``-th session is up (1 = the first connection)."""

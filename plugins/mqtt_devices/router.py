@@ -49,7 +49,6 @@ class TopicRouter:
         self._durable = durable
         self._drops = drops
         self._handler_timeout = handler_timeout
-        self._known = len(topics)
         self._cache: dict[str, tuple[TopicHandler, ...]] = {}
         self._backlog: deque[tuple[MqttMessage, Done | None]] = deque()
         self._drain_task: asyncio.Task[None] | None = None
@@ -60,14 +59,11 @@ class TopicRouter:
         return len(self._backlog)
 
     def topics_changed(self) -> None:
-        """Forget cached handler lists (a topic was registered or withdrawn)."""
+        """Forget cached handler lists: a topic was registered or withdrawn (the runtime
+        observes the core's topic table and calls this)."""
         self._cache.clear()
-        self._known = len(self._topics)
 
     def handlers_for(self, topic: str) -> tuple[TopicHandler, ...]:
-        if len(self._topics) != self._known:
-            # The core withdrew a failed integration's topics; stop calling its handlers.
-            self.topics_changed()
         handlers = self._cache.get(topic)
         if handlers is None:
             handlers = tuple(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -82,6 +83,7 @@ class MqttDevicesRuntime:
         self.embedded: EmbeddedBroker | None = None
         self.mode = "external"
         self._sending: set[asyncio.Task[None]] = set()
+        self._unobserve: Callable[[], None] | None = None
         self.accounts = DeviceAccounts(hub, settings, self.client_id)
 
     # ---- registration ------------------------------------------------------------------
@@ -119,7 +121,11 @@ class MqttDevicesRuntime:
         )
         self.accounts.start(address, self.mode, self.connection)
         self.transport.connection = self.connection
-        self._hub.registrations.topic_listeners.append(self._topic_added)
+        # Before the first session: it subscribes to every topic registered by then, and
+        # the observer keeps the broker in step with what is registered or withdrawn later.
+        self._unobserve = self._hub.registrations.observe_topics(
+            self._topic_added, self._topic_removed, owner=DOMAIN
+        )
         self._hub.add_health_info(DOMAIN, self.health)
         self.pump.start(self._hub.create_task)
         self.connection.start(self._hub.create_task)
@@ -134,9 +140,8 @@ class MqttDevicesRuntime:
 
     async def stop(self) -> None:
         """Finish what was received and answer it, then disconnect cleanly."""
-        listeners = self._hub.registrations.topic_listeners
-        if self._topic_added in listeners:
-            listeners.remove(self._topic_added)
+        if self._unobserve is not None:
+            self._unobserve()
         await self.accounts.stop()
         await self._settle()
         if self.connection is not None:
@@ -243,18 +248,40 @@ class MqttDevicesRuntime:
         self._start_publish(topic, b"", retain=True)
 
     def _topic_added(self, subscription: TopicSubscription) -> None:
-        """A topic registered after start: route it now, subscribe in the background."""
+        """A topic registered: route it now, subscribe in the background if connected (the
+        topics there are when observing starts come here too, before any session: every
+        new session subscribes to all of them anyway)."""
         self.router.topics_changed()
+        self._in_background(self._subscribe, subscription)
+
+    def _topic_removed(self, subscription: TopicSubscription) -> None:
+        """A failed integration's topic was withdrawn: stop calling its handler at once and
+        stop the broker sending what nobody handles."""
+        self.router.topics_changed()
+        self._in_background(self._unsubscribe, subscription)
+
+    async def _subscribe(self, connection: MqttConnection, subscription: TopicSubscription) -> None:
+        await connection.subscribe(subscription.pattern, subscription.qos)
+
+    async def _unsubscribe(
+        self, connection: MqttConnection, subscription: TopicSubscription
+    ) -> None:
+        await connection.unsubscribe(subscription.pattern)
+
+    def _in_background(
+        self,
+        change: Callable[[MqttConnection, TopicSubscription], Coroutine[Any, Any, None]],
+        subscription: TopicSubscription,
+    ) -> None:
+        if self.connection is None or not self.connection.connected.is_set():
+            return  # the next session subscribes to whatever is registered by then
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # registered from outside the event loop: the next session subscribes it
-        if self.connection is not None:
-            task = loop.create_task(
-                self.connection.subscribe(subscription.pattern, subscription.qos)
-            )
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+        task = loop.create_task(change(self.connection, subscription))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     def _connection_changed(self, connected: bool, reason: str | None) -> None:
         current = self._hub.integration_state(DOMAIN)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import types
+from typing import Any
 
+from hub.hookspecs import hookimpl
 from plugins.cloud_link import runtime_for
 from plugins.cloud_link.const import ERROR_COMMAND_FAILED, ERROR_DEVICE_NOT_FOUND
 from plugins.cloud_link.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND
@@ -149,3 +152,28 @@ async def test_the_station_can_call_the_cloud_through_the_live_peer(cloud_hub, f
     assert request["method"] == "cloud.time"
     await cloud.send({"jsonrpc": "2.0", "result": "noon", "id": request["id"]})
     assert await asyncio.wait_for(call, WAIT) == "noon"
+
+
+def _squatter() -> types.ModuleType:
+    """An integration that takes one of the cloud link's own method names first (it sorts
+    before cloud_link, so it registers first)."""
+    module = types.ModuleType("beacon")
+
+    def hub_register(registrar: Any) -> None:
+        registrar.rpc_method("device.command", lambda params, context: "hijacked")
+
+    module.hub_register = hookimpl(hub_register)  # type: ignore[attr-defined]
+    return module
+
+
+async def test_a_method_name_the_cloud_link_owns_is_refused_naming_both(hub_factory) -> None:
+    hub = await hub_factory({"beacon": {}, "cloud_link": {}}, integrations={"beacon": _squatter()})
+    assert hub.integration_state("beacon") == "running"
+    assert hub.integration_state("cloud_link") == "failed"
+    assert hub.integration_failure("cloud_link") == (
+        "registration failed: cloud_link: RPC method device.command is already registered by beacon"
+    )
+    # Nothing of the link is left half-registered; the squatter keeps what it had first.
+    assert {name: method.integration for name, method in hub.registrations.rpc_methods.items()} == {
+        "device.command": "beacon"
+    }

@@ -99,6 +99,10 @@ def test_router_forgets_withdrawn_handlers():
     Registrar(registrations, "b").mqtt_topic("x/#", lambda message: calls.append("b"))
     drops = DropCounter()
     router = TopicRouter(registrations.topics, drops, handler_timeout=1)
+    # As the runtime wires it: the router hears of each change through the observer API.
+    registrations.observe_topics(
+        lambda _added: router.topics_changed(), lambda _removed: router.topics_changed()
+    )
     router.deliver(MqttMessage("x/1", b""))
     assert sorted(calls) == ["a", "b"]
     registrations.withdraw("a")

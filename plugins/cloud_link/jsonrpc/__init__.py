@@ -1,5 +1,7 @@
 """An in-house JSON-RPC 2.0 peer: calls and serves over a socket someone else opened."""
 
+# What handlers get and raise is the core's (hub/rpc.py), re-exported for the peer's users.
+from hub.rpc import CallContext
 from plugins.cloud_link.jsonrpc.errors import (
     BATCH_TOO_LARGE,
     FRAME_TOO_LARGE,
@@ -16,7 +18,7 @@ from plugins.cloud_link.jsonrpc.errors import (
     InvalidParams,
     RpcError,
 )
-from plugins.cloud_link.jsonrpc.peer import CallContext, Handler, JsonRpcPeer, PeerLimits
+from plugins.cloud_link.jsonrpc.peer import Handler, JsonRpcPeer, PeerLimits
 
 __all__ = [
     "BATCH_TOO_LARGE",

@@ -9,11 +9,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from hub.rpc import RequestId
 from plugins.cloud_link.jsonrpc.errors import INVALID_REQUEST, RpcError
 
 VERSION = "2.0"
 
-RequestId = str | int | float | None
 Params = list[Any] | dict[str, Any] | None
 
 

@@ -35,6 +35,7 @@ import orjson
 import voluptuous as vol
 
 from hub.http.json import describe_invalid
+from hub.rpc import CallContext
 from hub.tasks import wait_all
 from plugins.cloud_link.jsonrpc import messages
 from plugins.cloud_link.jsonrpc.errors import (
@@ -61,17 +62,7 @@ SendText = Callable[[str], Awaitable[None]]
 SMALL_REPLY_BYTES = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """Handed to every handler: who called, and the peer to call back through."""
-
-    peer: JsonRpcPeer
-    method: str
-    request_id: RequestId
-    is_notification: bool
-    source: str
-
-
+# The context handlers get is the core's (hub/rpc.py): any integration's method runs here.
 Handler = Callable[[Any, CallContext], Any]
 MethodLookup = Callable[[str], Handler | None]
 
@@ -352,7 +343,12 @@ class JsonRpcPeer:
                 data=f"{self._active_handlers} requests are already running; retry later",
             )
         context = CallContext(
-            self, request.method, request.id, request.is_notification, self._source
+            peer=self,
+            method=request.method,
+            request_id=request.id,
+            is_notification=request.is_notification,
+            source=self._source,
+            max_reply_bytes=self._limits.max_reply_bytes,
         )
         params = request.params if request.params is not None else {}
         self._active_handlers += 1
