@@ -4,30 +4,38 @@ Exponential from ``initial`` to ``maximum`` with ±``jitter`` spread, so a broke
 restart is not met by every client in the same second. The attempt counter resets only
 after a connection stayed up for ``stable_after`` seconds: a server that accepts and then
 drops at once must not pull its clients into a tight reconnect loop. Shared by every
-integration that keeps a connection open (the MQTT client, the cloud link, yours).
+integration that keeps a connection open (the MQTT client, the cloud link, yours): each
+reads the four numbers from its own YAML keys, with its own defaults, into one
+``BackoffPolicy``.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass
 
 # Caps the exponent so a station offline for weeks never overflows a float.
 _MAX_DOUBLINGS = 64
 
 
-class BackoffPolicy(Protocol):
-    """The four numbers a backoff needs; any (frozen) settings object can carry them."""
+@dataclass(frozen=True, slots=True)
+class BackoffPolicy:
+    """The four numbers a backoff needs (seconds, except ``jitter``, a fraction)."""
 
-    @property
-    def initial(self) -> float: ...
-    @property
-    def maximum(self) -> float: ...
-    @property
-    def jitter(self) -> float: ...
-    @property
-    def stable_after(self) -> float: ...
+    #: The first delay, doubled at each failed attempt...
+    initial: float
+    #: ...up to this; a maximum below ``initial`` is taken as ``initial`` (no growth).
+    maximum: float
+    #: Each delay is spread by ± this fraction, so clients do not retry in step.
+    jitter: float
+    #: A connection must last this long before the delays start again from ``initial``,
+    #: so a server that accepts and drops at once is not hammered.
+    stable_after: float
+
+    def __post_init__(self) -> None:
+        if self.maximum < self.initial:
+            object.__setattr__(self, "maximum", self.initial)
 
 
 class Backoff:

@@ -14,6 +14,7 @@ from typing import Any
 import voluptuous as vol
 from yarl import URL
 
+from hub.backoff import BackoffPolicy
 from plugins.cloud_link.const import ALL_CHANNELS, CLOUD_PATH
 from plugins.cloud_link.jsonrpc import PeerLimits
 
@@ -93,15 +94,6 @@ CONFIG_SCHEMA = vol.Schema(
 
 
 @dataclass(frozen=True, slots=True)
-class BackoffSettings:
-    initial: float = 2.0
-    maximum: float = 60.0
-    jitter: float = 0.2
-    stable_after: float = 60.0
-    auth_retry: float = 300.0
-
-
-@dataclass(frozen=True, slots=True)
 class LinkSettings:
     """Everything the connection loop needs, resolved once at setup."""
 
@@ -113,7 +105,10 @@ class LinkSettings:
     connect_timeout: float
     close_timeout: float
     max_frame_bytes: int
-    backoff: BackoffSettings
+    backoff: BackoffPolicy
+    #: After ``auth_failed``, the wait before trying the same token again (not a backoff:
+    #: a refused token stays refused until someone changes it).
+    auth_retry: float
     peer_limits: PeerLimits
     offline_devices: int
     max_queued_events: int
@@ -139,13 +134,13 @@ class LinkSettings:
             connect_timeout=config["connect_timeout"],
             close_timeout=config["close_timeout"],
             max_frame_bytes=config["max_frame_bytes"],
-            backoff=BackoffSettings(
+            backoff=BackoffPolicy(
                 initial=config["backoff_initial"],
-                maximum=max(config["backoff_max"], config["backoff_initial"]),
+                maximum=config["backoff_max"],
                 jitter=config["backoff_jitter"],
                 stable_after=config["stable_after"],
-                auth_retry=config["auth_retry"],
             ),
+            auth_retry=config["auth_retry"],
             peer_limits=PeerLimits(
                 call_timeout=config["call_timeout"],
                 handler_timeout=config["handler_timeout"],

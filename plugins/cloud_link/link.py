@@ -99,7 +99,7 @@ class CloudLink:
                     end = SessionEnd(f"internal error: {error!r}")
                 loop_time = asyncio.get_running_loop().time()
                 if end.auth_rejected:
-                    delay = self.settings.backoff.auth_retry
+                    delay = self.settings.auth_retry
                     _LOGGER.error("The cloud refused the station token (%s)", end.reason)
                     self.status.enter(
                         STATE_AUTH_FAILED, error=end.reason, retry_at=loop_time + delay

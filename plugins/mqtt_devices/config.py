@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlsplit
 
 import voluptuous as vol
 
+from hub.backoff import BackoffPolicy
+
 from .const import (
     DEFAULT_EMBEDDED_HOST,
     DEFAULT_EMBEDDED_PORT,
@@ -59,16 +61,6 @@ class TlsOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class ReconnectPolicy:
-    initial: float = 1.0
-    maximum: float = 30.0
-    jitter: float = 0.2
-    # A connection must last this long before the backoff starts again from ``initial``,
-    # so a broker that accepts and drops at once is not hammered.
-    stable_after: float = 10.0
-
-
-@dataclass(frozen=True, slots=True)
 class MqttSettings:
     broker: str
     address: BrokerAddress | None
@@ -82,7 +74,7 @@ class MqttSettings:
     keepalive: int
     max_payload_bytes: int
     max_nesting: int
-    reconnect: ReconnectPolicy
+    reconnect: BackoffPolicy
     handler_timeout: float
     accept_new_devices: bool
     device_identities: str = IDENTITIES_DYNSEC
@@ -249,9 +241,9 @@ def settings_from_config(config: dict[str, Any]) -> MqttSettings:
         keepalive=config["keepalive"],
         max_payload_bytes=config["max_payload_bytes"],
         max_nesting=config["max_nesting"],
-        reconnect=ReconnectPolicy(
+        reconnect=BackoffPolicy(
             initial=reconnect["initial"],
-            maximum=max(reconnect["maximum"], reconnect["initial"]),
+            maximum=reconnect["maximum"],
             jitter=reconnect["jitter"],
             stable_after=reconnect["stable_after"],
         ),

@@ -7,9 +7,8 @@ import itertools
 
 import pytest
 
-from hub.backoff import Backoff
+from hub.backoff import Backoff, BackoffPolicy
 from plugins.cloud_link import runtime_for
-from plugins.cloud_link.config import BackoffSettings
 from plugins.cloud_link.const import (
     STATE_AUTH_FAILED,
     STATE_BACKOFF,
@@ -100,7 +99,12 @@ async def test_a_cloud_that_is_down_is_retried_within_the_backoff_bounds(
     hub = await cloud_hub()
     await fake_cloud.wait_attempts(6, within=10)
     policy = Backoff(
-        BackoffSettings(FAST["backoff_initial"], FAST["backoff_max"], FAST["backoff_jitter"])
+        BackoffPolicy(
+            FAST["backoff_initial"],
+            FAST["backoff_max"],
+            FAST["backoff_jitter"],
+            FAST["stable_after"],
+        )
     )
     gaps = [later - earlier for earlier, later in itertools.pairwise(fake_cloud.attempts)]
     for attempt, gap in enumerate(gaps[:5]):
@@ -231,7 +235,7 @@ async def test_not_configured_without_url_or_token(hub_factory) -> None:
 
 
 async def test_backoff_policy_bounds_and_reset_after_a_stable_connection() -> None:
-    settings = BackoffSettings(initial=2, maximum=60, jitter=0.2, stable_after=30)
+    settings = BackoffPolicy(initial=2, maximum=60, jitter=0.2, stable_after=30)
     policy = Backoff(settings)
     delays = [policy.next_delay() for _ in range(12)]
     bases = [2, 4, 8, 16, 32, 60, 60, 60, 60, 60, 60, 60]

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 import voluptuous as vol
 
-from hub.backoff import Backoff
+from hub.backoff import Backoff, BackoffPolicy
 from hub.registrar import MqttMessage, Registrar, Registrations
 from plugins.mqtt_devices.config import (
     CONFIG_SCHEMA,
-    ReconnectPolicy,
     parse_broker_url,
     settings_from_config,
 )
@@ -68,7 +67,7 @@ def test_unknown_keys_and_missing_tls_files_are_refused(tmp_path):
 
 
 def test_backoff_doubles_with_jitter_up_to_the_maximum_and_resets_when_stable():
-    policy = ReconnectPolicy(initial=1.0, maximum=8.0, jitter=0.2, stable_after=10.0)
+    policy = BackoffPolicy(initial=1.0, maximum=8.0, jitter=0.2, stable_after=10.0)
     low = Backoff(policy, uniform=lambda a, b: a)
     high = Backoff(policy, uniform=lambda a, b: b)
     assert [round(low.next_delay(), 3) for _ in range(6)] == [0.8, 1.6, 3.2, 6.4, 6.4, 6.4]
