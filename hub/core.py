@@ -28,7 +28,7 @@ from hub.console import apply_log_level, listen_error
 from hub.db.batch_writer import BatchWriter
 from hub.db.database import CORE_MIGRATIONS, Database, database_url
 from hub.devices.registry import DeviceRegistry
-from hub.events import EventBus
+from hub.event_bus import EventBus
 from hub.http import core_routes, device_routes, websocket_api
 from hub.http.server import HttpServer, build_app
 from hub.integrations import Integration, dependency_order, fail_dependents
@@ -254,7 +254,8 @@ class Hub:
             # Topics without mqtt_devices, RPC methods without cloud_link: never called.
             _LOGGER.warning("%s", line)
             self.add_startup_note(line)
-        self.bus.fire(events.HUB_STARTED, {"stationId": self.station_id})
+        started: events.HubStartedData = {"stationId": self.station_id}
+        self.bus.fire(events.HUB_STARTED, started)
 
     def _apply_overrides(self, core: dict[str, Any], written: dict[str, Any]) -> None:
         """Log level and HTTP port: the command line, else what the YAML writes (``written``,
@@ -369,7 +370,8 @@ class Hub:
         if self._stopping:
             return
         self._stopping = True
-        self.bus.fire(events.HUB_STOPPING, {})
+        stopping: events.HubStoppingData = {}
+        self.bus.fire(events.HUB_STOPPING, stopping)
         if self.http is not None:
             await self.http.stop()
         for integration in reversed(self._order):

@@ -1,104 +1,160 @@
-"""The event bus: integrations and the WebSocket API learn of changes here.
+"""The core's events: each type's name and the shape of its data, in one place.
 
-``fire`` is synchronous and cheap because it sits on the MQTT ingest hot path: listeners
-run inline, coroutine listeners are scheduled as tasks, and an exception in one listener is
-logged and never reaches the others or the caller.
+As in Home Assistant (``homeassistant.util.event_type.EventType``), an event type is a
+``str`` that carries its data's ``TypedDict`` as a type parameter. At runtime the constant
+is just the string (``DEVICE_STATE_CHANGED == "device_state_changed"``) and the data is a
+plain ``dict``, so nothing is converted per message on the ingest hot path and the
+WebSocket API and automations serialise ``event.data`` exactly as before. For a type
+checker the parameter links the two: a listener passed to
+``bus.listen(DEVICE_STATE_CHANGED, ...)`` receives an ``Event[DeviceStateChangedData]``, and
+``bus.fire(DEVICE_STATE_CHANGED, data)`` checks ``data`` against ``DeviceStateChangedData``.
+Build the data as an annotated local, as Home Assistant does
+(``data: DeviceStateChangedData = {...}``): at runtime that is still a dict literal, nothing
+is called; and mypy cannot infer the type parameter from a literal written in the call.
+
+The keys are camelCase because they are the wire format: the WebSocket API and the cloud
+link send ``event.data`` unchanged. ``docs/architecture.md`` ("Events") lists who fires each
+one. An integration names its own events the same way (``EventType[ItsData]("...")``);
+plain ``str`` event types keep working for user and automation events.
+
+The bus itself (``EventBus``, ``Event``, ``MATCH_ALL``) is in ``hub/event_bus.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, NotRequired, TypedDict, TypeVar
 
-from hub.tasks import wait_all
+from hub.devices.models import DeviceDict
 
-_LOGGER = logging.getLogger(__name__)
-
-MATCH_ALL = "*"
-
-# Event types fired by the core's device domain.
-DEVICE_REGISTERED = "device_registered"
-DEVICE_STATE_CHANGED = "device_state_changed"
-DEVICE_EVENT = "device_event"
-DEVICE_PRESENCE_CHANGED = "device_presence_changed"
-COMMAND_STATUS_CHANGED = "command_status_changed"
-DEVICE_REMOVED = "device_removed"
-DEVICE_UPDATED = "device_updated"
-HUB_STARTED = "hub_started"
-# A principal's right to its live sessions ended (an auth scheme fires it):
-# {"kind": principal kind, "id": principal id, "reason": short text,
-#  "credentialId": optional, only sockets opened with that credential}. Every socket
-# owner closes the matching sockets with hub.auth.CLOSE_SESSION_REVOKED.
-SESSIONS_REVOKED = "sessions_revoked"
-HUB_STOPPING = "hub_stopping"
+# The data of an event: a TypedDict for the typed ones, any mapping for plain-str ones.
+DataT = TypeVar("DataT", bound=Mapping[str, Any])
 
 
-@dataclass(slots=True, frozen=True)
-class Event:
-    type: str
-    data: dict[str, Any]
-    time_fired: float = field(default_factory=time.time)
+if TYPE_CHECKING:
+    # Type checkers are told EventType is not a str, as Home Assistant's event_type.pyi
+    # tells them: were it one, ``EventType[DataT] | str`` in ``EventBus.fire``/``listen``
+    # would match the ``str`` half for every event and link nothing (mypy infers no DataT).
 
+    class EventType(Generic[DataT]):
+        """An event type's name; its type parameter is the shape of the event's data."""
 
-Listener = Callable[[Event], Any]
+        def __init__(self, value: str) -> None: ...
+        def __hash__(self) -> int: ...
+        def __eq__(self, value: object) -> bool: ...
 
+else:
 
-class EventBus:
-    __slots__ = ("_listeners", "_tasks")
+    class EventType(str, Generic[DataT]):
+        """An event type's name; its type parameter is the shape of the event's data.
 
-    def __init__(self) -> None:
-        self._listeners: dict[str, list[Listener]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def listen(self, event_type: str, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` for each event of ``event_type`` (or ``MATCH_ALL``).
-
-        Returns the callable that removes it; calling that twice is harmless.
+        At runtime a ``str`` subclass, so it compares, hashes and serialises as its name,
+        and any code that takes a plain ``str`` event type takes it too.
         """
-        listeners = self._listeners.setdefault(event_type, [])
-        listeners.append(listener)
 
-        def unsubscribe() -> None:
-            current = self._listeners.get(event_type)
-            if current is not None and listener in current:
-                # Replace rather than mutate so a fire() in progress keeps its snapshot.
-                self._listeners[event_type] = [item for item in current if item is not listener]
+        __slots__ = ()
 
-        return unsubscribe
 
-    def fire(self, event_type: str, data: dict[str, Any]) -> Event:
-        event = Event(event_type, data)
-        for listener in self._listeners.get(event_type, ()):
-            self._call(listener, event)
-        if event_type != MATCH_ALL:
-            for listener in self._listeners.get(MATCH_ALL, ()):
-                self._call(listener, event)
-        return event
+# ---- the device domain (hub/devices/) -------------------------------------------------
 
-    def listener_count(self, event_type: str) -> int:
-        return len(self._listeners.get(event_type, ()))
 
-    async def drain(self) -> None:
-        """Wait for coroutine listeners still running (used on shutdown and in tests)."""
-        await wait_all(self._tasks)
+class DeviceRegisteredData(TypedDict):
+    """A device exists for the first time (its first handshake)."""
 
-    def _call(self, listener: Listener, event: Event) -> None:
-        try:
-            result = listener(event)
-        except Exception:
-            _LOGGER.exception("Listener %r failed on %s", listener, event.type)
-            return
-        if inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
-            self._tasks.add(task)
-            task.add_done_callback(self._finished)
+    device: DeviceDict
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _LOGGER.error("Listener failed", exc_info=task.exception())
+
+class DeviceUpdatedData(TypedDict):
+    """A device's own fields changed other than by a report (it was renamed)."""
+
+    device: DeviceDict
+
+
+class DeviceRemovedData(TypedDict):
+    """A device was forgotten, with its history, events and commands."""
+
+    deviceId: str
+
+
+class DeviceStateChangedData(TypedDict):
+    """A device reported a state different from its last one (redeliveries never fire)."""
+
+    deviceId: str
+    externalId: str
+    state: dict[str, Any]
+    oldState: dict[str, Any]
+
+
+class DeviceEventData(TypedDict):
+    """A device reported an event; ``type`` and ``data`` are the device's own."""
+
+    deviceId: str
+    externalId: str
+    type: str
+    data: Any
+    seq: int | None
+
+
+class DevicePresenceChangedData(TypedDict):
+    """A device came online (any message) or went offline (silent too long, or told)."""
+
+    deviceId: str
+    externalId: str
+    online: bool
+    lastSeen: str | None
+
+
+class CommandStatusChangedData(TypedDict):
+    """A command moved on: ``sent``, then ``succeeded`` or ``failed``."""
+
+    commandId: str
+    deviceId: str
+    command: str
+    status: str
+    result: Any
+    error: str | None
+
+
+DEVICE_REGISTERED: EventType[DeviceRegisteredData] = EventType("device_registered")
+DEVICE_UPDATED: EventType[DeviceUpdatedData] = EventType("device_updated")
+DEVICE_REMOVED: EventType[DeviceRemovedData] = EventType("device_removed")
+DEVICE_STATE_CHANGED: EventType[DeviceStateChangedData] = EventType("device_state_changed")
+DEVICE_EVENT: EventType[DeviceEventData] = EventType("device_event")
+DEVICE_PRESENCE_CHANGED: EventType[DevicePresenceChangedData] = EventType("device_presence_changed")
+COMMAND_STATUS_CHANGED: EventType[CommandStatusChangedData] = EventType("command_status_changed")
+
+
+# ---- the hub's lifecycle (hub/core.py) ------------------------------------------------
+
+
+class HubStartedData(TypedDict):
+    """Every integration is set up and the hub serves."""
+
+    stationId: str
+
+
+class HubStoppingData(TypedDict):
+    """The hub begins to stop; nothing to say but that."""
+
+
+HUB_STARTED: EventType[HubStartedData] = EventType("hub_started")
+HUB_STOPPING: EventType[HubStoppingData] = EventType("hub_stopping")
+
+
+# ---- authentication -----------------------------------------------------------------
+
+
+class SessionsRevokedData(TypedDict):
+    """A principal's right to its live sessions ended (an auth scheme fires it).
+
+    Every socket owner closes the matching sockets with ``hub.auth.CLOSE_SESSION_REVOKED``:
+    all of the principal's, or with ``credentialId`` only those opened with that credential.
+    """
+
+    kind: str
+    id: str
+    reason: str
+    credentialId: NotRequired[str]
+
+
+SESSIONS_REVOKED: EventType[SessionsRevokedData] = EventType("sessions_revoked")

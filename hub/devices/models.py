@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from hub.timestamps import iso
 
@@ -24,6 +24,22 @@ class DeviceType:
             "capabilities": list(self.capabilities),
             "commands": list(self.commands),
         }
+
+
+class DeviceDict(TypedDict):
+    """A device as the API shows it (``Device.as_dict``): REST, WebSocket and cloud alike."""
+
+    id: str
+    externalId: str
+    name: str
+    type: str
+    online: bool
+    lastSeen: str | None
+    state: dict[str, Any]
+    firmware: str | None
+    capabilities: list[str]
+    transport: str
+    pending: bool
 
 
 @dataclass(slots=True, eq=False)
@@ -53,7 +69,7 @@ class Device:
             self._last_seen_text = (self.last_seen, text)
         return text
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> DeviceDict:
         """The API shape; serialize it right away, it shares the device's own lists."""
         return {
             "id": self.id,

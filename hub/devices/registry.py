@@ -38,7 +38,7 @@ from hub.devices.models import (
     Device,
     DeviceType,
 )
-from hub.events import EventBus
+from hub.event_bus import EventBus
 from hub.registrar import Registrations
 from hub.timestamps import iso
 

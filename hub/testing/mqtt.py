@@ -19,7 +19,7 @@ import orjson
 
 if TYPE_CHECKING:
     from hub.core import Hub
-    from hub.events import Event
+    from hub.event_bus import Event
 
 DEFAULT_TIMEOUT = 10.0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from hub.events import SESSIONS_REVOKED
+from hub.events import SESSIONS_REVOKED, SessionsRevokedData
 
 from .config import AuthSettings
 from .models import User
@@ -59,7 +59,7 @@ class AuthRuntime:
 
     def _sessions_revoked(self, user_id: str, reason: str, credential_id: str | None) -> None:
         """The core's SESSIONS_REVOKED event: every live socket of the user closes."""
-        data = {"kind": "user", "id": user_id, "reason": reason}
+        data: SessionsRevokedData = {"kind": "user", "id": user_id, "reason": reason}
         if credential_id is not None:
             data["credentialId"] = credential_id
         self._hub.bus.fire(SESSIONS_REVOKED, data)

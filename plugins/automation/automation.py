@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING, Any
 from hub.timestamps import iso
 
 from .conditions import ConditionEnv, compile_conditions
-from .const import EVENT_AUTOMATION_RUN_FINISHED, EVENT_AUTOMATION_TRIGGERED
+from .const import (
+    EVENT_AUTOMATION_RUN_FINISHED,
+    EVENT_AUTOMATION_TRIGGERED,
+    AutomationTriggeredData,
+)
 from .platforms import Detach, TriggerContext
 from .schema import jsonable
 from .script import Script, StepFailed, StopRun, trigger_config, trigger_variables
@@ -168,10 +172,12 @@ class Automation:
             "automation": {"id": self.id, "alias": self.config.get("alias")},
             "now": engine.clock.now,
         }
-        engine.hub.bus.fire(
-            EVENT_AUTOMATION_TRIGGERED,
-            {"automationId": self.id, "runId": trace.run_id, "trigger": trace.trigger},
-        )
+        triggered: AutomationTriggeredData = {
+            "automationId": self.id,
+            "runId": trace.run_id,
+            "trigger": trace.trigger,
+        }
+        engine.hub.bus.fire(EVENT_AUTOMATION_TRIGGERED, triggered)
         try:
             env = ConditionEnv(engine.hub.devices, engine.clock, variables, trace)
             if check_conditions and not self._conditions(env):

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
+from hub.events import EventType
+
 DOMAIN = "automation"
 
-# Bus events this integration fires: a run began (HA's name), a run ended with its trace.
-EVENT_AUTOMATION_TRIGGERED = "automation_triggered"
-EVENT_AUTOMATION_RUN_FINISHED = "automation_run_finished"
+
+class AutomationTriggeredData(TypedDict):
+    """A run began (Home Assistant's event name): which automation, which run, and why."""
+
+    automationId: str
+    runId: str
+    trigger: dict[str, Any]
+
+
+# Bus events this integration fires: a run began, and a run ended with its trace (the
+# trace as ``GET /api/automations/{id}/traces`` shows it, ``Trace.as_dict``).
+EVENT_AUTOMATION_TRIGGERED: EventType[AutomationTriggeredData] = EventType("automation_triggered")
+EVENT_AUTOMATION_RUN_FINISHED: EventType[dict[str, Any]] = EventType("automation_run_finished")
 
 MODES = ("single", "restart", "queued", "parallel")
 DEFAULT_MODE = "single"

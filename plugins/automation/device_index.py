@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from hub.events import Event, EventBus
+from hub.event_bus import Event, EventBus
+from hub.events import DataT, EventType
 
 _LOGGER = logging.getLogger(__name__)
 
-DeviceCallback = Callable[[Event], None]
+# Every event indexed here is a device event: its data has "deviceId" and "externalId".
+DeviceCallback = Callable[[Event[Any]], None]
 
 
 class _TypeIndex:
@@ -31,11 +34,14 @@ class _TypeIndex:
 class DeviceIndex:
     def __init__(self, bus: EventBus) -> None:
         self._bus = bus
-        self._types: dict[str, _TypeIndex] = {}
+        self._types: dict[EventType[Any], _TypeIndex] = {}
         self.errors = 0
 
     def listen(
-        self, event_type: str, device: str | None, callback: DeviceCallback
+        self,
+        event_type: EventType[DataT],
+        device: str | None,
+        callback: Callable[[Event[DataT]], None],
     ) -> Callable[[], None]:
         """Call ``callback`` for ``event_type`` events of ``device`` (None: every device).
 
@@ -66,11 +72,11 @@ class DeviceIndex:
 
         return remove
 
-    def _dispatcher(self, index: _TypeIndex) -> Callable[[Event], None]:
+    def _dispatcher(self, index: _TypeIndex) -> Callable[[Event[Any]], None]:
         by_device = index.by_device
         get = by_device.get
 
-        def dispatch(event: Event) -> None:
+        def dispatch(event: Event[Any]) -> None:
             # The ingest hot path: two dict lookups, and nothing else unless one matched.
             data = event.data
             found = get(data["deviceId"])

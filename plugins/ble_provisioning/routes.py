@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import voluptuous as vol
 from aiohttp import WSMsgType, web
 
 from hub.auth import PUBLIC, Principal, requires
+from hub.events import EventType
 from hub.http.errors import ApiError
 from hub.http.json import dumps, json_response, parse_json_bytes, read_json
 from hub.http.websocket_api import SessionGuard, authenticate_socket
@@ -44,9 +45,29 @@ PROVISIONING_ROLES = ("owner", "admin")
 # Kept apart from PROVISIONING_ROLES on purpose: widening who may provision must not
 # widen who may make the hub send the stored passphrase to a radio peer.
 STORED_WIFI_ROLES = ("owner", "admin")
-# Fired after every successful provisioning: {"address", "protocol", "externalId",
-# "deviceId", "replaced", "by": {"kind", "id", "name"}} (no secret).
-DEVICE_PROVISIONED = "device_provisioned"
+
+
+class ProvisionedBy(TypedDict):
+    """Who provisioned: the principal of the request."""
+
+    kind: str
+    id: str
+    name: str
+
+
+class DeviceProvisionedData(TypedDict):
+    """What was provisioned, over which protocol, by whom; never a secret."""
+
+    address: str
+    protocol: str
+    externalId: str | None
+    deviceId: str | None
+    replaced: bool
+    by: ProvisionedBy
+
+
+# Fired after every successful provisioning: an audit trail for a security-relevant act.
+DEVICE_PROVISIONED: EventType[DeviceProvisionedData] = EventType("device_provisioned")
 
 # Types are checked here; the Wi-Fi rules (bytes, lengths, NUL) by credentials.validate.
 ADD_SCHEMA = vol.Schema(
@@ -325,17 +346,15 @@ def _record(hub: Hub, result: dict[str, Any], replaced: bool, principal: Princip
         result["protocol"],
         f" as device {device.get('externalId')}" if device else "",
     )
-    hub.bus.fire(
-        DEVICE_PROVISIONED,
-        {
-            "address": result["address"],
-            "protocol": result["protocol"],
-            "externalId": device.get("externalId"),
-            "deviceId": device.get("id"),
-            "replaced": replaced,
-            "by": {"kind": principal.kind, "id": principal.id, "name": principal.name},
-        },
-    )
+    data: DeviceProvisionedData = {
+        "address": result["address"],
+        "protocol": result["protocol"],
+        "externalId": device.get("externalId"),
+        "deviceId": device.get("id"),
+        "replaced": replaced,
+        "by": {"kind": principal.kind, "id": principal.id, "name": principal.name},
+    }
+    hub.bus.fire(DEVICE_PROVISIONED, data)
 
 
 class SocketWatcher:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub import events
-from hub.events import Event, EventBus
+from hub.event_bus import Event, EventBus
 from hub.timestamps import iso
 from plugins.cloud_link.const import (
     CHANNEL_EVENTS,

@@ -21,7 +21,7 @@ from .identities import DeviceIdentities
 
 if TYPE_CHECKING:
     from hub.devices.registry import DeviceRegistry
-    from hub.events import Event, EventBus
+    from hub.event_bus import Event, EventBus
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -56,12 +56,12 @@ class ForgottenDevices:
         if self._tasks:
             await asyncio.wait(set(self._tasks))
 
-    def _registered(self, event: Event) -> None:
+    def _registered(self, event: Event[events.DeviceRegisteredData]) -> None:
         device = event.data.get("device") or {}
         if isinstance(device.get("id"), str) and isinstance(device.get("externalId"), str):
             self._external_ids[device["id"]] = device["externalId"]
 
-    def _removed(self, event: Event) -> None:
+    def _removed(self, event: Event[events.DeviceRemovedData]) -> None:
         external_id = self._external_ids.pop(str(event.data.get("deviceId")), None)
         if external_id is None:
             return

@@ -9,7 +9,7 @@ from typing import Any
 
 from hub.core import Hub
 from hub.devices.models import Device
-from hub.events import Event
+from hub.event_bus import Event
 from plugins.automation import runtime_for
 from plugins.automation.clock import FakeClock
 from plugins.automation.const import EVENT_AUTOMATION_RUN_FINISHED

@@ -1,6 +1,6 @@
 import asyncio
 
-from hub.events import MATCH_ALL, EventBus
+from hub.event_bus import MATCH_ALL, EventBus
 
 
 async def test_listen_receives_and_unsubscribe_stops():

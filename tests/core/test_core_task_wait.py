@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.events import EventBus
+from hub.event_bus import EventBus
 from hub.tasks import wait_all
 
 

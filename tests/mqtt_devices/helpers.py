@@ -10,7 +10,7 @@ from typing import Any
 import aiomqtt
 import orjson
 
-from hub.events import Event, EventBus
+from hub.event_bus import Event, EventBus
 
 STATION = "st1"
 

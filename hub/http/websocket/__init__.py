@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from hub.auth import PUBLIC
-from hub.events import HUB_STOPPING, Event
+from hub.event_bus import Event
+from hub.events import HUB_STOPPING
 from hub.http.websocket import messages
 from hub.http.websocket.connection import Connection
 from hub.http.websocket.entities import EntityStore

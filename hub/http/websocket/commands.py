@@ -17,7 +17,8 @@ import voluptuous as vol
 
 from hub import __version__
 from hub.devices.registry import DeviceError
-from hub.events import MATCH_ALL, SESSIONS_REVOKED, Event
+from hub.event_bus import MATCH_ALL, Event
+from hub.events import SESSIONS_REVOKED
 from hub.http.device_routes import COMMAND_SCHEMA
 from hub.http.json import dumps
 from hub.http.websocket import messages

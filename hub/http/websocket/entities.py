@@ -29,7 +29,7 @@ from hub.timestamps import iso
 if TYPE_CHECKING:
     from hub.devices.models import Device
     from hub.devices.registry import DeviceRegistry
-    from hub.events import Event, EventBus
+    from hub.event_bus import Event, EventBus
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Any
 
 from hub import __version__
-from hub.events import Event
+from hub.event_bus import Event
 from hub.http.json import dumps
 from hub.timestamps import iso
 

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from hub.auth import CLOSE_SESSION_EXPIRED, CLOSE_SESSION_REVOKED, Principal
-from hub.events import SESSIONS_REVOKED, Event
+from hub.event_bus import Event
+from hub.events import SESSIONS_REVOKED, SessionsRevokedData
 from hub.http.errors import ApiError
 from hub.http.json import dumps, parse_json_bytes
 
@@ -87,7 +88,7 @@ class SessionGuard:
         if self._watch is not None and self._watch is not asyncio.current_task():
             self._watch.cancel()
 
-    def _on_revoked(self, event: Event) -> None:
+    def _on_revoked(self, event: Event[SessionsRevokedData]) -> None:
         data = event.data
         if data.get("kind") != self._principal.kind or data.get("id") != self._principal.id:
             return

@@ -15,7 +15,7 @@ import voluptuous as vol
 from hub import events
 from hub.devices.models import COMMAND_FAILED, COMMAND_SUCCEEDED
 from hub.devices.registry import DeviceError
-from hub.events import Event
+from hub.event_bus import Event
 
 from ..conditions import find_device
 from ..const import DEFAULT_COMMAND_TIMEOUT
@@ -47,7 +47,7 @@ async def send_device_command(context: ActionContext, config: dict[str, Any]) ->
         return {"commandId": record.id, "status": record.status}
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def on_status(event: Event) -> None:
+    def on_status(event: Event[events.CommandStatusChangedData]) -> None:
         data = event.data
         if data["commandId"] == record.id and data["status"] in FINAL and not done.done():
             done.set_result(None)

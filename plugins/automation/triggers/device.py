@@ -13,7 +13,7 @@ from typing import Any
 import voluptuous as vol
 
 from hub import events
-from hub.events import Event
+from hub.event_bus import Event
 
 from ..platforms import Detach, Fire, TriggerContext, TriggerType
 from ..validators import device_ref, duration, number
@@ -104,7 +104,7 @@ def _attach_state(context: TriggerContext, config: dict[str, Any], fire: Fire) -
     timers = _Holds(context, config.get("for"), fire)
     pending = timers.pending
 
-    def on_state(event: Event) -> None:
+    def on_state(event: Event[events.DeviceStateChangedData]) -> None:
         # Runs for every state message of the watched device: the common case (the new
         # value does not satisfy the trigger, no timer running) returns after one test.
         data = event.data
@@ -148,7 +148,7 @@ def _attach_event(context: TriggerContext, config: dict[str, Any], fire: Fire) -
     wanted_type = config.get("type")
     wanted_data = config.get("data") or {}
 
-    def on_event(event: Event) -> None:
+    def on_event(event: Event[events.DeviceEventData]) -> None:
         data = event.data
         if wanted_type is not None and data.get("type") != wanted_type:
             return
@@ -185,7 +185,7 @@ def _attach_presence(context: TriggerContext, config: dict[str, Any], fire: Fire
     wanted = config["online"]
     timers = _Holds(context, config.get("for"), fire)
 
-    def on_presence(event: Event) -> None:
+    def on_presence(event: Event[events.DevicePresenceChangedData]) -> None:
         data = event.data
         if data["online"] != wanted:
             timers.broken(data["deviceId"])
@@ -212,7 +212,7 @@ def _attach_command_status(context: TriggerContext, config: dict[str, Any], fire
     command = config.get("command")
     devices = context.hub.devices
 
-    def on_status(event: Event) -> None:
+    def on_status(event: Event[events.CommandStatusChangedData]) -> None:
         data = event.data
         if statuses and data["status"] not in statuses:
             return

@@ -7,14 +7,14 @@ from typing import Any
 import voluptuous as vol
 
 from hub import events
-from hub.events import Event
+from hub.event_bus import Event
 
 from ..platforms import Detach, Fire, TriggerContext, TriggerType
 from .device import data_matches
 
 
 def _attach_hub_start(context: TriggerContext, _config: dict[str, Any], fire: Fire) -> Detach:
-    def on_started(event: Event) -> None:
+    def on_started(event: Event[events.HubStartedData]) -> None:
         fire({"stationId": event.data.get("stationId")})
 
     return context.hub.bus.listen(events.HUB_STARTED, on_started)
