@@ -9,6 +9,8 @@
 - ``postgres_database``: the URL of a freshly created, uniquely named PostgreSQL database,
   dropped at teardown; the test is skipped when no server is usable. Request it before
   ``hub_factory`` so the hub stops before its database is dropped.
+- ``fake_cloud``: a cloud double (``hub.testing.cloud.FakeCloud``) listening on loopback;
+  ``fake_cloud.link_config()`` is the ``cloud_link:`` YAML that connects a hub to it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pytest_asyncio
 import yaml
 
 from hub.core import Hub
+from hub.testing.cloud import FakeCloud
 from hub.testing.mosquitto import MosquittoBroker, dynsec_missing
 from hub.testing.postgres import PostgresUnavailable, throwaway_database
 
@@ -119,3 +122,13 @@ async def postgres_database() -> AsyncIterator[str]:
         except PostgresUnavailable as reason:
             pytest.skip(str(reason))
         yield url
+
+
+@pytest_asyncio.fixture
+async def fake_cloud() -> AsyncIterator[FakeCloud]:
+    cloud = FakeCloud()
+    await cloud.start()
+    try:
+        yield cloud
+    finally:
+        await cloud.stop()

@@ -122,4 +122,4 @@ def test_the_pages_test_example_passes_under_pytest_asyncios_strict_mode(tmp_pat
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout
+    assert "2 passed" in result.stdout

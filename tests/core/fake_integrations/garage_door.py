@@ -26,6 +26,7 @@ from hub.runtime_data import RuntimeKey
 if TYPE_CHECKING:
     from hub.core import Hub
     from hub.registrar import MqttMessage, Registrar
+    from hub.rpc import CallContext
     from hub.subcommands import Subcommands
 
 DOMAIN = "garage_door"
@@ -72,6 +73,12 @@ class GarageViews:
         await self.door.open(body["seconds"])
         return json_response({"ok": True}, status=202)
 
+    async def open_from_cloud(self, params: Any, context: CallContext) -> dict[str, Any]:
+        """Open the garage door (the RPC method garage.open)."""
+        request = OPEN_SCHEMA(params)  # voluptuous.Invalid answers "Invalid params"
+        await self.door.open(request["seconds"])
+        return {"ok": True}
+
 
 @hookimpl
 def hub_config_schema() -> Any:
@@ -81,14 +88,16 @@ def hub_config_schema() -> Any:
 @hookimpl
 def hub_register(hub: Hub, registrar: Registrar, config: dict[str, Any]) -> None:
     door = hub.runtime_data.set(DOOR, GarageDoor(config["pin"]))
+    views = GarageViews(door)
     registrar.http_route(
         "POST",
         "/api/garage/open",
-        GarageViews(door).open_door,
+        views.open_door,
         auth=requires("user", roles=("owner", "admin")),
         request_schema=OPEN_SCHEMA,
     )
     registrar.mqtt_topic("garage/+/status", door.on_status)
+    registrar.rpc_method("garage.open", views.open_from_cloud)
 
 
 @hookimpl
