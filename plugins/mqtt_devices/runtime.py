@@ -84,6 +84,9 @@ class MqttDevicesRuntime:
         self.mode = "external"
         self._sending: set[asyncio.Task[None]] = set()
         self._unobserve: Callable[[], None] | None = None
+        # Subscribes and unsubscribes asked of the broker for topics registered or
+        # withdrawn while connected (subscriptions_settled waits for them).
+        self._changing: set[asyncio.Task[None]] = set()
         self.accounts = DeviceAccounts(hub, settings, self.client_id)
 
     # ---- registration ------------------------------------------------------------------
@@ -148,11 +151,11 @@ class MqttDevicesRuntime:
             await self.connection.stop()
         # Whatever arrived while disconnecting.
         await self._settle()
-        # Publishes still waiting for a session that will not come.
-        for task in list(self._sending):
+        # Publishes and subscription changes still waiting for a session that will not come.
+        for task in [*self._sending, *self._changing]:
             task.cancel()
-        if self._sending:
-            await asyncio.wait(set(self._sending), timeout=1.0)
+        if self._sending or self._changing:
+            await asyncio.wait({*self._sending, *self._changing}, timeout=1.0)
         await self.pump.stop()
         if self.embedded is not None:
             await self.embedded.stop()
@@ -280,8 +283,14 @@ class MqttDevicesRuntime:
         except RuntimeError:
             return  # registered from outside the event loop: the next session subscribes it
         task = loop.create_task(change(self.connection, subscription))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self._changing.add(task)
+        task.add_done_callback(self._changing.discard)
+
+    async def subscriptions_settled(self) -> None:
+        """Return once the broker has every subscribe and unsubscribe asked of it so far,
+        for topics registered or withdrawn while connected (a test publishes right after)."""
+        while self._changing:
+            await asyncio.wait(set(self._changing))
 
     def _connection_changed(self, connected: bool, reason: str | None) -> None:
         current = self._hub.integration_state(DOMAIN)
