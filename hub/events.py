@@ -12,10 +12,11 @@ Build the data as an annotated local, as Home Assistant does
 (``data: DeviceStateChangedData = {...}``): at runtime that is still a dict literal, nothing
 is called; and mypy cannot infer the type parameter from a literal written in the call.
 
-The keys are camelCase because they are the wire format: the WebSocket API and the cloud
-link send ``event.data`` unchanged. ``docs/architecture.md`` ("Events") lists who fires each
-one. An integration names its own events the same way (``EventType[ItsData]("...")``);
-plain ``str`` event types keep working for user and automation events.
+The keys are camelCase because they are the wire format: the WebSocket API sends
+``event.data`` as it is, and the cloud link's notifications take their fields by name.
+``docs/architecture.md`` ("Events") lists who fires each one. An integration names its
+own events the same way (``EventType[ItsData]("...")``); plain ``str`` event types keep
+working for user and automation events.
 
 The bus itself (``EventBus``, ``Event``, ``MATCH_ALL``) is in ``hub/event_bus.py``.
 """

@@ -1,4 +1,4 @@
-"""In-memory shapes of the device domain; the hot path touches only these."""
+"""In-memory shapes of the device domain (the hot path touches only these), and its error."""
 
 from __future__ import annotations
 
@@ -117,3 +117,12 @@ class Command:
             "createdAt": iso(self.created_at),
             "updatedAt": iso(self.updated_at),
         }
+
+
+class DeviceError(Exception):
+    """A device operation that cannot be done; ``code`` is the API error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -6,6 +6,15 @@ that path awaits the database; handshakes and commands, which are rare, write th
 A transport that must know when a report is durable (MQTT acknowledges QoS 1 only then)
 asks ``when_durable``.
 
+The registry keeps the index of devices (by id, external id and token) and the ingest;
+it composes three parts, each in its own module, and keeps the methods callers use
+(``heartbeat``, ``send_command``, ``history_page``, ...) as one-line delegations, so
+``hub.devices`` stays the one object an integration talks to:
+
+- ``presence.py``, ``PresenceMonitor``: online/offline and ``last_seen``;
+- ``commands.py``, ``CommandTracker``: commands sent, and the devices' answers;
+- ``history.py``, ``DeviceHistory``: pages of past states and events.
+
 A state that carries an integer ``seq`` (increasing per device, restarting after a
 handshake) is recognised when it comes again: a ``seq`` not above the last one applied is
 a redelivery (a message committed but not acknowledged before a crash) and records
@@ -15,34 +24,26 @@ committed together with its history row; a handshake removes it from there.
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import contextlib
-import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub import events
 from hub.db import tables
 from hub.db.batch_writer import BatchWriter
-from hub.devices.models import (
-    COMMAND_FAILED,
-    COMMAND_SENT,
-    COMMAND_SUCCEEDED,
-    Command,
-    Device,
-    DeviceType,
-)
+from hub.devices.commands import CommandTracker
+from hub.devices.history import DeviceHistory, Page
+from hub.devices.models import Command, Device, DeviceError, DeviceType
+from hub.devices.presence import PresenceMonitor
 from hub.event_bus import EventBus
 from hub.registrar import Registrations
-from hub.timestamps import iso
 
-_LOGGER = logging.getLogger(__name__)
+__all__ = ["STATE_SEQ_WINDOW", "DeviceError", "DeviceRegistry"]
 
 # How far below the last applied state ``seq`` a repeat is still taken for a redelivery:
 # everything the broker may resend after a crash (Mosquitto 2.0 was seen with ~35 000
@@ -50,20 +51,13 @@ _LOGGER = logging.getLogger(__name__)
 STATE_SEQ_WINDOW = 100_000_000
 
 
-class DeviceError(Exception):
-    """A device operation that cannot be done; ``code`` is the API error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 class DeviceRegistry:
+    """Every device, its latest state, and the reports that change it (``hub.devices``)."""
+
     def __init__(
         self,
         bus: EventBus,
-        engine: Any,
+        engine: AsyncEngine,
         registrations: Registrations,
         writer: BatchWriter,
         *,
@@ -73,27 +67,36 @@ class DeviceRegistry:
         self._engine = engine
         self._registrations = registrations
         self._writer = writer
-        self.offline_after = offline_after
         self._devices: dict[str, Device] = {}
         self._by_external: dict[str, Device] = {}
         self._by_token: dict[str, str] = {}
         self._types: dict[str, DeviceType] = {}
-        self._commands: dict[str, Command] = {}
-        self._presence_task: asyncio.Task[None] | None = None
+        self._presence = PresenceMonitor(bus, writer, self._devices, offline_after=offline_after)
+        self._commands = CommandTracker(bus, engine, writer, registrations, self._presence)
+        self._history = DeviceHistory(engine, writer)
+        # Bound once, not looked up through ``_presence`` for every ingested message.
+        self._seen = self._presence.seen
         # The ``seq`` of each device's last applied state, for recognising redeliveries.
         self._state_seqs: dict[str, int] = {}
         # Device ids in order, for paging; rebuilt lazily after a device is added or
         # removed (rare), never on state changes (constant).
         self._sorted_ids: list[str] | None = None
-        # Bumped by every change a device listing would show; lets the API reuse its
-        # last rendering while nothing changed (the portal polls far more than devices
-        # change when the site is quiet).
-        self.version = 0
+        # Changes of the index and of names; ``version`` adds the presence monitor's.
+        self._changes = 0
         self.duplicate_states = 0
+
+    @property
+    def version(self) -> int:
+        """Bumped by every change a device listing would show; lets the API reuse its last
+        rendering while nothing changed (the portal polls far more than devices change
+        when the site is quiet). A sum of two counters that only grow, so it grows too.
+        """
+        return self._changes + self._presence.changes
 
     # ---- lifecycle -------------------------------------------------------------------
 
     async def load(self) -> None:
+        """Read the known devices and types back from the database, once, at start."""
         async with self._engine.connect() as connection:
             for row in (await connection.execute(sa.select(tables.device_types))).mappings():
                 self._types[row["name"]] = DeviceType(
@@ -132,15 +135,12 @@ class DeviceRegistry:
                     device.recent_event_seqs.append(seq)
 
     def start_presence_monitor(self) -> None:
-        if self._presence_task is None:
-            self._presence_task = asyncio.create_task(self._watch_presence(), name="presence")
+        """Start marking silent devices offline (``Hub.start`` calls it after ``load``)."""
+        self._presence.start()
 
     async def stop(self) -> None:
-        if self._presence_task is not None:
-            self._presence_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._presence_task
-            self._presence_task = None
+        """Stop the presence sweeps; the batch writer is the hub's to flush and stop."""
+        await self._presence.stop()
 
     async def flush(self) -> None:
         await self._writer.flush()
@@ -198,6 +198,7 @@ class DeviceRegistry:
         return sorted(merged.values(), key=lambda item: item.name)
 
     def command(self, command_id: str) -> Command | None:
+        """A recent command, by id (the last ``commands.KEEP`` are remembered)."""
         return self._commands.get(command_id)
 
     # ---- writes through (rare) -------------------------------------------------------
@@ -269,9 +270,10 @@ class DeviceRegistry:
                 )
         self._index(device, None)
         if created:
-            self._bus.fire(events.DEVICE_REGISTERED, {"device": device.as_dict()})
+            registered: events.DeviceRegisteredData = {"device": device.as_dict()}
+            self._bus.fire(events.DEVICE_REGISTERED, registered)
         if not was_online:
-            self._fire_presence(device)
+            self._presence.announce(device)
         return device
 
     async def expect_device(
@@ -331,16 +333,18 @@ class DeviceRegistry:
                 sa.update(tables.devices).where(tables.devices.c.id == device_id).values(name=name)
             )
         device.name = name
-        self.version += 1
-        self._bus.fire(events.DEVICE_UPDATED, {"device": device.as_dict()})
+        self._changes += 1
+        updated: events.DeviceUpdatedData = {"device": device.as_dict()}
+        self._bus.fire(events.DEVICE_UPDATED, updated)
         return device
 
     async def remove(self, device_id: str) -> bool:
+        """Forget a device with its history, events and commands; False if unknown."""
         device = self._devices.pop(device_id, None)
         if device is None:
             return False
         self._sorted_ids = None
-        self.version += 1
+        self._changes += 1
         self._by_external.pop(device.external_id, None)
         self._state_seqs.pop(device_id, None)
         for digest, owner in list(self._by_token.items()):
@@ -353,7 +357,8 @@ class DeviceRegistry:
             await connection.execute(
                 sa.delete(tables.devices).where(tables.devices.c.id == device_id)
             )
-        self._bus.fire(events.DEVICE_REMOVED, {"deviceId": device_id})
+        removed: events.DeviceRemovedData = {"deviceId": device_id}
+        self._bus.fire(events.DEVICE_REMOVED, removed)
         return True
 
     # ---- hot path --------------------------------------------------------------------
@@ -382,15 +387,13 @@ class DeviceRegistry:
             {"device_id": device.id, "state": state, "recorded_at": now},
         )
         self._writer.update(tables.devices, device.id, {"state": state, "last_seen": now})
-        self._bus.fire(
-            events.DEVICE_STATE_CHANGED,
-            {
-                "deviceId": device.id,
-                "externalId": device.external_id,
-                "state": state,
-                "oldState": old_state,
-            },
-        )
+        changed: events.DeviceStateChangedData = {
+            "deviceId": device.id,
+            "externalId": device.external_id,
+            "state": state,
+            "oldState": old_state,
+        }
+        self._bus.fire(events.DEVICE_STATE_CHANGED, changed)
         return True
 
     def report_event(
@@ -413,62 +416,31 @@ class DeviceRegistry:
                 "recorded_at": now,
             },
         )
-        self._bus.fire(
-            events.DEVICE_EVENT,
-            {
-                "deviceId": device.id,
-                "externalId": device.external_id,
-                "type": event_type,
-                "data": data,
-                "seq": seq,
-            },
-        )
+        reported: events.DeviceEventData = {
+            "deviceId": device.id,
+            "externalId": device.external_id,
+            "type": event_type,
+            "data": data,
+            "seq": seq,
+        }
+        self._bus.fire(events.DEVICE_EVENT, reported)
         return True
 
+    # ---- presence (presence.py) -----------------------------------------------------
+
     def heartbeat(self, device: Device, *, rssi: int | None = None) -> None:
-        if rssi is not None:
-            device.rssi = rssi
-        self._seen(device, time.time())
+        """The device is alive (and, optionally, how well it hears its access point)."""
+        self._presence.heartbeat(device, rssi=rssi)
 
     def set_offline(self, device: Device) -> None:
-        self.version += 1
-        if device.online:
-            device.online = False
-            self._writer.update(tables.devices, device.id, {"online": False})
-            self._fire_presence(device)
-
-    def _seen(self, device: Device, now: float) -> None:
-        self.version += 1
-        device.last_seen = now
-        if not device.online:
-            device.online = True
-            self._writer.update(tables.devices, device.id, {"online": True, "last_seen": now})
-            self._fire_presence(device)
-
-    def _fire_presence(self, device: Device) -> None:
-        self._bus.fire(
-            events.DEVICE_PRESENCE_CHANGED,
-            {
-                "deviceId": device.id,
-                "externalId": device.external_id,
-                "online": device.online,
-                "lastSeen": iso(device.last_seen),
-            },
-        )
-
-    async def _watch_presence(self) -> None:
-        interval = max(0.05, self.offline_after / 4)
-        while True:
-            await asyncio.sleep(interval)
-            self.sweep_presence(time.time())
+        """Mark ``device`` offline now, e.g. when its transport knows it is gone."""
+        self._presence.set_offline(device)
 
     def sweep_presence(self, now: float) -> None:
         """Mark offline every device silent for longer than ``offline_after``."""
-        for device in self._devices.values():
-            if device.online and (device.last_seen or 0) < now - self.offline_after:
-                self.set_offline(device)
+        self._presence.sweep(now)
 
-    # ---- commands --------------------------------------------------------------------
+    # ---- commands (commands.py) ------------------------------------------------------
 
     async def send_command(
         self,
@@ -486,37 +458,7 @@ class DeviceRegistry:
         device = self._devices.get(device_id)
         if device is None:
             raise DeviceError("device_not_found", f"no device with id {device_id}")
-        transport = self._registrations.transport(device.transport)
-        if transport is None:
-            raise DeviceError(
-                "transport_unavailable",
-                f"device {device.external_id} uses transport {device.transport!r}, "
-                "which no running integration provides",
-            )
-        record = Command(uuid.uuid4().hex, device.id, command, dict(params or {}), source=source)
-        self._commands[record.id] = record
-        self._trim_commands()
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                sa.insert(tables.commands).values(
-                    id=record.id,
-                    device_id=record.device_id,
-                    command=record.command,
-                    params=record.params,
-                    status=record.status,
-                    source=record.source,
-                    created_at=record.created_at,
-                    updated_at=record.updated_at,
-                )
-            )
-        try:
-            await transport.send_command(device, record)
-        except Exception as error:
-            self._set_command_status(record, COMMAND_FAILED, error=f"delivery failed: {error}")
-            raise DeviceError("delivery_failed", f"could not deliver command: {error}") from error
-        if record.status == "pending":
-            self._set_command_status(record, COMMAND_SENT)
-        return record
+        return await self._commands.send(device, command, params, source=source)
 
     def command_result(
         self,
@@ -527,50 +469,15 @@ class DeviceRegistry:
         error: str | None = None,
     ) -> bool:
         """Apply a device's answer; False when the command is unknown or not the device's."""
-        record = self._commands.get(command_id)
-        if record is None or record.device_id != device.id:
-            return False
-        self._seen(device, time.time())
-        self._set_command_status(
-            record, COMMAND_SUCCEEDED if ok else COMMAND_FAILED, result=result, error=error
-        )
-        return True
+        return self._commands.result(device, command_id, ok, result, error)
 
-    def _set_command_status(
-        self, record: Command, status: str, *, result: Any = None, error: str | None = None
-    ) -> None:
-        record.status = status
-        record.result = result
-        record.error = error
-        record.updated_at = time.time()
-        self._writer.update(
-            tables.commands,
-            record.id,
-            {"status": status, "result": result, "error": error, "updated_at": record.updated_at},
-        )
-        self._bus.fire(
-            events.COMMAND_STATUS_CHANGED,
-            {
-                "commandId": record.id,
-                "deviceId": record.device_id,
-                "command": record.command,
-                "status": status,
-                "result": result,
-                "error": error,
-            },
-        )
-
-    def _trim_commands(self, keep: int = 5000) -> None:
-        while len(self._commands) > keep:
-            self._commands.pop(next(iter(self._commands)))
-
-    # ---- history -------------------------------------------------------------------
+    # ---- history (history.py) --------------------------------------------------------
 
     async def history(
         self, device_id: str, *, limit: int = 100, before: float | None = None
     ) -> list[dict[str, Any]]:
         """Newest first; ``before`` pages by timestamp (exclusive)."""
-        items, _more = await self.history_page(device_id, limit=limit, before=before)
+        items, _more = await self._history.states_page(device_id, limit=limit, before=before)
         return items
 
     async def history_page(
@@ -581,28 +488,11 @@ class DeviceRegistry:
         before: float | None = None,
         max_bytes: int | None = None,
         chunk: int = 100,
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """Up to ``limit`` entries, newest first, and whether older ones remain.
-
-        With ``max_bytes`` the page also ends once the states read add up to that many
-        bytes (never before one entry): a state may be 64 KiB, so 1000 of them would be
-        64 MB. Rows are read ``chunk`` at a time, so memory follows the page, not ``limit``.
-        """
-        table = tables.device_state_history
-
-        def item(row: sa.Row[Any]) -> tuple[dict[str, Any], int]:
-            encoded = orjson.dumps(row.state, option=orjson.OPT_NON_STR_KEYS)
-            return {"state": row.state, "recordedAt": iso(row.recorded_at)}, len(encoded) + 48
-
-        return await self._newest_first(
-            table,
-            (table.c.state,),
-            item,
-            device_id,
-            limit=limit,
-            before=before,
-            max_bytes=max_bytes,
-            chunk=chunk,
+    ) -> Page:
+        """Up to ``limit`` states, newest first, and whether older ones remain
+        (``DeviceHistory.states_page``)."""
+        return await self._history.states_page(
+            device_id, limit=limit, before=before, max_bytes=max_bytes, chunk=chunk
         )
 
     async def events_page(
@@ -613,95 +503,17 @@ class DeviceRegistry:
         before: float | None = None,
         max_bytes: int | None = None,
         chunk: int = 100,
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """A device's past events, newest first, paged exactly as ``history_page`` pages
-        states: the portal shows what happened before it was opened, not only live events.
-
-        ``max_bytes`` bounds the page as there: an event's ``data`` is whatever the device
-        sent, so its size, not ``limit``, is what must stay bounded.
-        """
-        table = tables.device_events
-
-        def item(row: sa.Row[Any]) -> tuple[dict[str, Any], int]:
-            encoded = orjson.dumps(row.data, option=orjson.OPT_NON_STR_KEYS)
-            entry = {
-                "type": row.type,
-                "data": row.data,
-                "seq": row.seq,
-                "recordedAt": iso(row.recorded_at),
-            }
-            return entry, len(encoded) + len(row.type) + 96
-
-        return await self._newest_first(
-            table,
-            (table.c.type, table.c.data, table.c.seq),
-            item,
-            device_id,
-            limit=limit,
-            before=before,
-            max_bytes=max_bytes,
-            chunk=chunk,
+    ) -> Page:
+        """Up to ``limit`` past events, newest first, and whether older ones remain
+        (``DeviceHistory.events_page``)."""
+        return await self._history.events_page(
+            device_id, limit=limit, before=before, max_bytes=max_bytes, chunk=chunk
         )
-
-    async def _newest_first(
-        self,
-        table: sa.Table,
-        columns: tuple[sa.ColumnElement[Any], ...],
-        item: Callable[[sa.Row[Any]], tuple[dict[str, Any], int]],
-        device_id: str,
-        *,
-        limit: int,
-        before: float | None,
-        max_bytes: int | None,
-        chunk: int,
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """One page of a device's rows in ``table`` (``recorded_at`` then ``id``, newest
-        first) and whether older ones remain; ``item`` turns a row into an entry and its
-        size in bytes. Shared so history and events page, and are bounded, the same way.
-
-        Within a page the walk continues from the last (time, id) read, so a chunk boundary
-        between rows of the same time neither repeats nor skips one.
-        """
-        await self._writer.flush()
-        items: list[dict[str, Any]] = []
-        size = 0
-        after_key: tuple[float, int] | None = None
-        async with self._engine.connect() as connection:
-            while len(items) < limit:
-                query = sa.select(table.c.id, table.c.recorded_at, *columns).where(
-                    table.c.device_id == device_id
-                )
-                if before is not None:
-                    query = query.where(table.c.recorded_at < before)
-                if after_key is not None:
-                    at, row_id = after_key
-                    query = query.where(
-                        sa.or_(
-                            table.c.recorded_at < at,
-                            sa.and_(table.c.recorded_at == at, table.c.id < row_id),
-                        )
-                    )
-                wanted = min(chunk, limit - len(items))
-                query = query.order_by(table.c.recorded_at.desc(), table.c.id.desc()).limit(
-                    wanted + 1
-                )
-                rows = (await connection.execute(query)).all()
-                for row in rows[:wanted]:
-                    entry, entry_size = item(row)
-                    if max_bytes is not None:
-                        size += entry_size
-                        if items and size > max_bytes:
-                            return items, True
-                    items.append(entry)
-                    after_key = (row.recorded_at, row.id)
-                if len(rows) <= wanted:
-                    return items, False
-        return items, True
 
     # ---- internals -----------------------------------------------------------------
 
     def _index(self, device: Device, token_digest: str | None) -> None:
-        self.version += 1
+        self._changes += 1
         if device.id not in self._devices:
             self._sorted_ids = None
         self._devices[device.id] = device

@@ -7,6 +7,8 @@ import sqlalchemy as sa
 
 from hub import events
 from hub.db import tables
+from hub.devices.models import DeviceDict
+from hub.event_bus import MATCH_ALL
 
 
 def wait_for_event(hub, event_type, predicate=lambda data: True):
@@ -258,3 +260,35 @@ async def test_a_renamed_device_keeps_its_name_across_handshakes_and_restarts(
     await hub.stop()
     again = await hub_factory(config, config_dir=tmp_path, integrations=fakes)
     assert again.devices.get(device.id).name == "Barn lamp"
+
+
+async def test_every_device_event_carries_exactly_the_keys_its_typeddict_declares(authed_hub):
+    """hub/events.py is the contract the WebSocket API and the cloud link send on: the
+    dicts fired at runtime must have its keys, no more and no fewer."""
+    hub = authed_hub
+    declared = {
+        events.DEVICE_REGISTERED: events.DeviceRegisteredData,
+        events.DEVICE_UPDATED: events.DeviceUpdatedData,
+        events.DEVICE_REMOVED: events.DeviceRemovedData,
+        events.DEVICE_STATE_CHANGED: events.DeviceStateChangedData,
+        events.DEVICE_EVENT: events.DeviceEventData,
+        events.DEVICE_PRESENCE_CHANGED: events.DevicePresenceChangedData,
+        events.COMMAND_STATUS_CHANGED: events.CommandStatusChangedData,
+    }
+    fired = []
+    hub.bus.listen(MATCH_ALL, fired.append)
+    device = await hub.devices.handshake("k-1", device_type="lamp", transport="echo")
+    hub.devices.report_state(device, {"on": True})
+    hub.devices.report_event(device, "press", {"n": 1}, seq=1)
+    command = await hub.devices.send_command(device.id, "toggle")
+    hub.devices.command_result(device, command.id, True, {"on": False})
+    await hub.devices.rename(device.id, "Lamp")
+    hub.devices.set_offline(device)
+    await hub.devices.remove(device.id)
+    assert {event.type for event in fired} >= set(declared)
+    for event in fired:
+        if event.type in declared:
+            typed = declared[event.type]
+            assert set(event.data) == typed.__required_keys__ | typed.__optional_keys__, event
+            if "device" in event.data:
+                assert set(event.data["device"]) == DeviceDict.__required_keys__, event

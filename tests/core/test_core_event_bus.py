@@ -1,6 +1,10 @@
 import asyncio
 
+import orjson
+
+from hub import events
 from hub.event_bus import MATCH_ALL, EventBus
+from hub.events import EventType
 
 
 async def test_listen_receives_and_unsubscribe_stops():
@@ -64,3 +68,39 @@ async def test_unsubscribing_during_fire_keeps_that_fire_consistent():
     bus.fire("x", {})
     bus.fire("x", {})
     assert seen == ["first", "second", "first"]
+
+
+def test_a_typed_event_type_is_its_name_at_runtime():
+    """Listeners written with plain strings, JSON and the WebSocket API see no difference."""
+    assert events.DEVICE_STATE_CHANGED == "device_state_changed"
+    assert hash(events.DEVICE_STATE_CHANGED) == hash("device_state_changed")
+    assert orjson.dumps({"event_type": events.DEVICE_STATE_CHANGED}) == (
+        b'{"event_type":"device_state_changed"}'
+    )
+    assert isinstance(EventType("mine"), str)
+
+
+async def test_typed_and_plain_str_event_types_reach_the_same_listeners():
+    bus = EventBus()
+    seen = []
+    bus.listen("device_removed", lambda event: seen.append(("str", event.data)))
+    bus.listen(events.DEVICE_REMOVED, lambda event: seen.append(("typed", event.data)))
+    bus.fire(events.DEVICE_REMOVED, {"deviceId": "a"})
+    bus.fire("device_removed", {"deviceId": "b"})
+    assert seen == [
+        ("str", {"deviceId": "a"}),
+        ("typed", {"deviceId": "a"}),
+        ("str", {"deviceId": "b"}),
+        ("typed", {"deviceId": "b"}),
+    ]
+    assert bus.listener_count(events.DEVICE_REMOVED) == bus.listener_count("device_removed") == 2
+
+
+async def test_fire_hands_the_data_on_as_it_is():
+    """No copy or conversion per event: the ingest hot path fires one per message."""
+    bus = EventBus()
+    seen = []
+    bus.listen(events.DEVICE_REMOVED, seen.append)
+    data = {"deviceId": "a"}
+    event = bus.fire(events.DEVICE_REMOVED, data)
+    assert seen == [event] and event.data is data and type(event.data) is dict
