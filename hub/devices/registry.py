@@ -198,7 +198,7 @@ class DeviceRegistry:
         return sorted(merged.values(), key=lambda item: item.name)
 
     def command(self, command_id: str) -> Command | None:
-        """A recent command, by id (the last ``commands.KEEP`` are remembered)."""
+        """A recent command, by id (the last ``hub.devices.commands.KEEP`` are remembered)."""
         return self._commands.get(command_id)
 
     # ---- writes through (rare) -------------------------------------------------------
