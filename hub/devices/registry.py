@@ -130,9 +130,9 @@ class DeviceRegistry:
                 .limit(20_000)
             )
             for device_id, seq in reversed(recent.all()):
-                device = self._devices.get(device_id)
-                if device is not None:
-                    device.recent_event_seqs.append(seq)
+                known = self._devices.get(device_id)
+                if known is not None:
+                    known.recent_event_seqs.append(seq)
 
     def start_presence_monitor(self) -> None:
         """Start marking silent devices offline (``Hub.start`` calls it after ``load``)."""
