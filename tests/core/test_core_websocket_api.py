@@ -16,8 +16,10 @@ import aiohttp
 import pytest
 
 from hub import __version__, events
+from hub.auth import Principal
 from hub.http.websocket import commands as ws_commands
 from hub.http.websocket import connection as ws_connection
+from hub.http.websocket import permissions
 from hub.http.websocket.messages import HA_VERSION
 from tests.core.fake_integrations import echo
 
@@ -94,6 +96,14 @@ async def connect(hub, token: str = "user-token") -> HaSocket:
 @pytest.fixture
 async def client(authed_hub):
     socket = await connect(authed_hub)
+    yield socket
+    await socket.close()
+
+
+@pytest.fixture
+async def owner(authed_hub):
+    """A client signed in as the owner, who may subscribe to every event (not a ``user``)."""
+    socket = await connect(authed_hub, "owner-token")
     yield socket
     await socket.close()
 
@@ -250,7 +260,8 @@ async def test_subscribe_events_sends_the_ha_envelope_then_unsubscribe(authed_hu
     assert reply["error"] == {"code": "not_found", "message": "Subscription not found."}
 
 
-async def test_every_hub_event_flows_to_a_subscriber_of_everything(authed_hub, client):
+async def test_every_hub_event_flows_to_a_subscriber_of_everything(authed_hub, owner):
+    client = owner
     subscription = await client.send("subscribe_events")
     assert (await client.receive())["success"] is True
     device = await authed_hub.devices.handshake("ws-all", device_type="x", transport="echo")
@@ -275,6 +286,81 @@ async def test_every_hub_event_flows_to_a_subscriber_of_everything(authed_hub, c
     assert reply["error"]["code"] == "unauthorized"
     reply = await client.command("subscribe_events", event_type="")
     assert reply["error"]["code"] == "invalid_format"
+
+
+# ---- who may subscribe to what (HA's allow-list for non-admins) ------------------------
+
+# Types a plain user is refused: an integration's audit trail, an automation's trace, an
+# automation's own event, every event.
+NOT_FOR_USERS = ("device_provisioned", "automation_run_finished", "my_custom_event", "*")
+
+
+async def test_a_user_is_refused_what_is_not_allow_listed_and_gets_what_is(authed_hub, client):
+    for event_type in NOT_FOR_USERS:
+        reply = await client.command("subscribe_events", event_type=event_type)
+        assert reply["success"] is False
+        assert reply["error"]["code"] == "unauthorized", event_type
+    reply = await client.command("subscribe_events")  # no type is "*", as in HA
+    assert reply["error"]["code"] == "unauthorized"
+    assert "owners and admins" in reply["error"]["message"]
+
+    subscription = await client.send("subscribe_events", event_type=events.DEVICE_PRESENCE_CHANGED)
+    assert (await client.receive())["success"] is True
+    for event_type in NOT_FOR_USERS[:-1]:
+        authed_hub.bus.fire(event_type, {"secret": True})
+    device = await authed_hub.devices.handshake("ws-user", device_type="x", transport="echo")
+    authed_hub.devices.set_offline(device)
+
+    ping = await client.send("ping")
+    received = []
+    while (message := await client.receive())["id"] != ping:
+        received.append(message)
+    # The refused subscriptions left nothing behind: only the allowed one sent anything.
+    assert received and {message["id"] for message in received} == {subscription}
+    last = received[-1]["event"]  # online at the handshake, then this
+    assert_envelope(last, events.DEVICE_PRESENCE_CHANGED)
+    assert (last["data"]["externalId"], last["data"]["online"]) == ("ws-user", False)
+
+
+async def test_an_owner_gets_every_event_but_the_private_ones(authed_hub, owner):
+    for event_type in NOT_FOR_USERS[:-1]:
+        reply = await owner.command("subscribe_events", event_type=event_type)
+        assert reply["success"] is True, event_type
+    reply = await owner.command("subscribe_events", event_type=events.SESSIONS_REVOKED)
+    assert reply["error"]["code"] == "unauthorized"
+
+    everything = await owner.send("subscribe_events")
+    assert (await owner.receive())["success"] is True
+    authed_hub.bus.fire(events.SESSIONS_REVOKED, {"kind": "user", "id": "x", "reason": "test"})
+    authed_hub.bus.fire("my_custom_event", {"n": 1})
+    while (event := await owner.event(everything))["event_type"] != "my_custom_event":
+        assert event["event_type"] != events.SESSIONS_REVOKED
+    assert event["data"] == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    ("principal", "admin"),
+    [
+        (Principal("user", "u1", role="owner"), True),
+        (Principal("user", "u2", role="admin", extra={"via": "api_token"}), True),
+        (Principal("user", "u3", role="user", extra={"via": "api_token"}), False),
+        (Principal("user", "u4"), False),  # no known role: not an admin
+        (Principal("agent", "agent", role="admin"), False),  # only users hold roles
+        (Principal("device", "d1", role="owner"), False),
+    ],
+)
+def test_only_an_owner_or_admin_user_sees_past_the_allow_list(principal, admin):
+    assert permissions.is_admin(principal) is admin
+    assert permissions.may_subscribe(principal, "*") is admin
+    assert permissions.may_subscribe(principal, events.DEVICE_STATE_CHANGED)
+    assert not permissions.may_subscribe(principal, events.SESSIONS_REVOKED)
+
+
+def test_every_core_event_is_either_allow_listed_or_private():
+    """A new core event must be placed on one side of the rule on purpose."""
+    core = {value for value in vars(events).values() if isinstance(value, events.EventType)}
+    assert core == permissions.HUB_ALLOWLIST - {"state_changed"} | permissions.PRIVATE_EVENTS
+    assert not permissions.SUBSCRIBE_ALLOWLIST & permissions.PRIVATE_EVENTS
 
 
 async def test_state_changed_carries_the_old_and_new_entity(authed_hub, client):
@@ -516,7 +602,8 @@ async def test_a_client_that_did_not_ask_gets_one_message_per_frame(authed_hub, 
 async def test_a_client_that_falls_too_far_behind_is_disconnected(authed_hub, client, monkeypatch):
     monkeypatch.setattr(ws_connection, "MAX_QUEUE", 20)
     device = await authed_hub.devices.handshake("flood", device_type="x", transport="echo")
-    assert (await client.command("subscribe_events"))["success"] is True
+    subscribed = await client.command("subscribe_events", event_type=events.DEVICE_STATE_CHANGED)
+    assert subscribed["success"] is True
     for value in range(100):
         authed_hub.devices.report_state(device, {"v": value})
     async with asyncio.timeout(WAIT):

@@ -29,7 +29,11 @@ async function main() {
   say({ kind: "connected", haVersion: connection.haVersion });
 
   subscribeEntities(connection, (entities) => say({ kind: "entities", entities }));
-  await connection.subscribeEvents((event) => say({ kind: "event", event }));
+  // The token is a member's (role user): as in HA, a non-admin may subscribe only to
+  // allow-listed event types, not to every event (no type, "*"), so name the ones wanted.
+  for (const eventType of ["device_state_changed", "command_status_changed"]) {
+    await connection.subscribeEvents((event) => say({ kind: "event", event }), eventType);
+  }
   say({ kind: "subscribed" });
 
   const requests = {

@@ -8,6 +8,7 @@ against it unchanged; docs/websocket-api.md is the reference. One job per module
 - ``connection``: one client's frames in (checked, dispatched) and out (queued,
   coalesced, bounded);
 - ``commands``: the table of commands (``ping`` ... ``call_service``);
+- ``permissions``: which event types a user may subscribe to (HA's allow-list rule);
 - ``entities``: hub devices seen as HA entities, kept current from the bus;
 - ``messages``: the frame shapes, error codes and HA's event envelope.
 """

@@ -5,6 +5,9 @@ connection (``result``, ``error``, ``send``); one that awaits returns a coroutin
 the connection runs as a task. ``roles`` is checked before the handler runs: empty means
 any user the ``user`` scheme accepts, as for the HTTP routes the command mirrors
 (``call_service`` needs what ``POST /api/devices/{id}/commands`` needs).
+``subscribe_events`` also checks each event type it is asked for (``permissions``, HA's
+allow-list for non-admins); the entity commands show what ``state_changed`` shows, which
+that list opens to every user.
 """
 
 from __future__ import annotations
@@ -18,22 +21,17 @@ import voluptuous as vol
 from hub import __version__
 from hub.devices.registry import DeviceError
 from hub.event_bus import MATCH_ALL, Event
-from hub.events import SESSIONS_REVOKED
 from hub.http.device_routes import COMMAND_SCHEMA
 from hub.http.json import dumps
 from hub.http.websocket import messages
 from hub.http.websocket.entities import DOMAIN, EntityChange
+from hub.http.websocket.permissions import PRIVATE_EVENTS, STATE_CHANGED, is_admin, may_subscribe
 
 if TYPE_CHECKING:
     from hub.http.websocket.connection import Connection
 
 Handler = Callable[["Connection", int, dict[str, Any]], Awaitable[None] | None]
 
-# Bus events that are the hub's own plumbing, never forwarded to subscribers (even of
-# "*"): who lost their sessions and why is no other user's business.
-PRIVATE_EVENTS = frozenset({SESSIONS_REVOKED})
-# HA's event for an entity's new state; subscribers of it (or of "*") get entity changes.
-STATE_CHANGED = "state_changed"
 SEND_COMMAND = "send_command"
 SOURCE = "websocket"
 
@@ -59,17 +57,19 @@ def supported_features(connection: Connection, message_id: int, message: dict[st
 
 
 def subscribe_events(connection: Connection, message_id: int, message: dict[str, Any]) -> None:
-    """Bus events in HA's envelope; ``state_changed`` (and ``*``) add entity changes."""
+    """Bus events in HA's envelope; ``state_changed`` (and ``*``) add entity changes.
+
+    Which types a principal may ask for is HA's rule (``permissions``): an owner or admin
+    any but the private ones, anyone else only the allow-list, so not ``*``, the default.
+    """
     event_type = message.get("event_type", MATCH_ALL)
     if not isinstance(event_type, str) or not event_type:
         connection.error(
             message_id, messages.ERR_INVALID_FORMAT, "'event_type' must be a non-empty string."
         )
         return
-    if event_type in PRIVATE_EVENTS:
-        connection.error(
-            message_id, messages.ERR_UNAUTHORIZED, f"{event_type} is not open to subscribers."
-        )
+    if not may_subscribe(connection.principal, event_type):
+        connection.error(message_id, messages.ERR_UNAUTHORIZED, _refusal(connection, event_type))
         return
     envelopes = connection.envelopes
     stops: list[Callable[[], None]] = []
@@ -92,6 +92,15 @@ def subscribe_events(connection: Connection, message_id: int, message: dict[str,
 
     connection.subscriptions[message_id] = stop_all
     connection.result(message_id)
+
+
+def _refusal(connection: Connection, event_type: str) -> str:
+    """HA says only "Unauthorized"; say which rule refused, so a client's author can tell."""
+    if event_type in PRIVATE_EVENTS or is_admin(connection.principal):
+        return f"Unauthorized: {event_type} is not open to subscribers."
+    if event_type == MATCH_ALL:
+        return "Unauthorized: only owners and admins may subscribe to every event (*)."
+    return f"Unauthorized: {event_type} is open to owners and admins only."
 
 
 def unsubscribe_events(connection: Connection, message_id: int, message: dict[str, Any]) -> None:
