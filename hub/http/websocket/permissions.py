@@ -5,7 +5,7 @@ subscribe to any event type, ``*`` included, and anyone else only to the types o
 allow-list of events that carry nothing a plain user could not read through the HTTP API
 already. Everything else is refused as ``unauthorized``: a type that is not on the list
 may be an integration's audit trail (``device_provisioned`` names who provisioned what),
-an automation's trace (``automation_run_finished`` carries the variables of a run), or
+an automation's trace (``automation_run_finished`` carries each step's result and error), or
 whatever an automation's ``event`` action or an integration chooses to fire, and the hub
 cannot know what those carry. ``*`` is refused for the same reason: it would be all of
 them. A new event type is therefore private to admins until someone decides it is safe
