@@ -37,7 +37,7 @@ from hub import events
 from hub.db import tables
 from hub.db.batch_writer import BatchWriter
 from hub.devices.commands import CommandTracker
-from hub.devices.history import DeviceHistory, Page
+from hub.devices.history import DeviceHistory, Page, PageCursor
 from hub.devices.models import Command, Device, DeviceError, DeviceType
 from hub.devices.presence import PresenceMonitor
 from hub.event_bus import EventBus
@@ -485,11 +485,11 @@ class DeviceRegistry:
         device_id: str,
         *,
         limit: int = 100,
-        before: float | None = None,
+        before: float | PageCursor | None = None,
         max_bytes: int | None = None,
         chunk: int = 100,
     ) -> Page:
-        """Up to ``limit`` states, newest first, and whether older ones remain
+        """Up to ``limit`` states, newest first, and the cursor to the older ones
         (``DeviceHistory.states_page``)."""
         return await self._history.states_page(
             device_id, limit=limit, before=before, max_bytes=max_bytes, chunk=chunk
@@ -500,11 +500,11 @@ class DeviceRegistry:
         device_id: str,
         *,
         limit: int = 100,
-        before: float | None = None,
+        before: float | PageCursor | None = None,
         max_bytes: int | None = None,
         chunk: int = 100,
     ) -> Page:
-        """Up to ``limit`` past events, newest first, and whether older ones remain
+        """Up to ``limit`` past events, newest first, and the cursor to the older ones
         (``DeviceHistory.events_page``)."""
         return await self._history.events_page(
             device_id, limit=limit, before=before, max_bytes=max_bytes, chunk=chunk

@@ -28,7 +28,7 @@ from hub.devices.registry import DeviceError
 from hub.http.errors import ApiError
 from hub.http.json import json_response, read_json
 from hub.http.openapi import describe
-from hub.http.query import int_query, time_query
+from hub.http.query import before_query, int_query
 from hub.registrar import Registrar
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 
 # DeviceRegistry.history_page / events_page: (device id, limit, before, max_bytes) ->
-# (items newest first, whether older ones remain).
+# (items newest first, the cursor to the older ones or None).
 PageReader = Callable[..., Awaitable[tuple[list[dict[str, Any]], bool]]]
 
 COMMAND_SCHEMA = vol.Schema(
@@ -132,24 +132,28 @@ class DeviceViews:
         return json_response(self.device_or_404(request).as_dict())
 
     async def device_history(self, request: web.Request) -> web.Response:
-        """State history, newest first; page with ``before`` = the last ``recordedAt`` seen."""
+        """State history, newest first; page with ``before`` = the previous ``nextBefore``."""
         return await self._newest_first_page(request, self.registry.history_page)
 
     async def device_events(self, request: web.Request) -> web.Response:
-        """Past events, newest first, paged like history (``before`` = the last
-        ``recordedAt`` seen), so a page opened late can show what already happened."""
+        """Past events, newest first, paged like history (``before`` = the previous
+        ``nextBefore``), so a page opened late can show what already happened."""
         return await self._newest_first_page(request, self.registry.events_page)
 
     async def _newest_first_page(self, request: web.Request, read_page: PageReader) -> web.Response:
         """One page of a device's records, with the cursor to the next: the query
-        parameters, the byte bound and the answer's shape are the same for every kind."""
+        parameters, the byte bound and the answer's shape are the same for every kind.
+
+        ``nextBefore`` names the page's last row (time and id), not only its time: rows
+        written in one batch share a time, and a time alone made the next page skip them.
+        """
         device = self.device_or_404(request)
         limit = int_query(request, "limit", default=100, low=1, high=1000)
-        before = time_query(request, "before")
-        items, more = await read_page(
+        before = before_query(request, "before")
+        items, following = await read_page(
             device.id, limit=limit, before=before, max_bytes=MAX_PAGE_BYTES
         )
-        next_before = items[-1]["recordedAt"] if more and items else None
+        next_before = following.encode() if following is not None else None
         return json_response({"items": items, "nextBefore": next_before})
 
     async def send_command(self, request: web.Request) -> web.Response:
@@ -226,18 +230,28 @@ def register(hub: Hub, registrar: Registrar) -> None:
         "PATCH", one, views.rename_device, auth=managers, tags=tags, request_schema=RENAME_SCHEMA
     )
     registrar.http_route("DELETE", one, views.delete_device, auth=managers, tags=tags)
-    registrar.http_route("GET", f"{one}/history", views.device_history, auth=user, tags=tags)
+    paging = (
+        "newest first: at most `limit` (1-1000, default 100) and 512 KiB. When older ones "
+        "remain, `nextBefore` is a cursor (`<ISO time>~<row id>`, the page's last entry); "
+        "pass it as `before` for the next page, which starts right after that entry. "
+        "`before` may also be a time (ISO 8601 with an offset, or epoch seconds): the page "
+        "then starts with what was recorded before it."
+    )
+    registrar.http_route(
+        "GET",
+        f"{one}/history",
+        views.device_history,
+        auth=user,
+        tags=tags,
+        description=f"The device's state history, {paging}",
+    )
     registrar.http_route(
         "GET",
         f"{one}/events",
         views.device_events,
         auth=user,
         tags=tags,
-        description=(
-            "The device's past events, newest first: at most `limit` (1-1000, default 100) "
-            "and 512 KiB. When older ones remain, `nextBefore` is the last `recordedAt`; "
-            "pass it as `before` for the next page."
-        ),
+        description=f"The device's past events, {paging}",
     )
     registrar.http_route(
         "POST",

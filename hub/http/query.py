@@ -11,6 +11,7 @@ import re
 
 from aiohttp import web
 
+from hub.devices.history import MAX_CURSOR_CHARS, PageCursor
 from hub.http.errors import ApiError
 from hub.timestamps import parse_iso
 
@@ -45,5 +46,33 @@ def time_query(request: web.Request, name: str) -> float | None:
         raise ApiError(400, "invalid_query", f"{name} must be an ISO 8601 time in ASCII")
     try:
         return parse_iso(raw)
+    except ValueError as error:
+        raise ApiError(400, "invalid_query", f"{name}: {error}") from None
+
+
+def before_query(request: web.Request, name: str) -> float | PageCursor | None:
+    """Where a newest-first page starts: the cursor a page answered as ``nextBefore``
+    (``<ISO time>~<row id>``), or a time as ``time_query`` reads it (the page then starts
+    before that time); None when absent.
+
+    A cursor is the only form that resumes exactly after a page's last row; a time is
+    kept for clients that start a walk at a point in time, and for those that still pass
+    a time. Checked strictly (length, ASCII, form) before it is parsed or echoed back.
+    """
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if len(raw) > MAX_CURSOR_CHARS:
+        raise ApiError(
+            400, "invalid_query", f"{name} must be at most {MAX_CURSOR_CHARS} characters"
+        )
+    if not raw.isascii():
+        raise ApiError(
+            400, "invalid_query", f"{name} must be ASCII: a nextBefore cursor or an ISO 8601 time"
+        )
+    if "~" not in raw:
+        return time_query(request, name)
+    try:
+        return PageCursor.parse(raw)
     except ValueError as error:
         raise ApiError(400, "invalid_query", f"{name}: {error}") from None
