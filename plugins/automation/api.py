@@ -171,4 +171,6 @@ def register_routes(registrar: Registrar, runtime: AutomationRuntime) -> None:
     registrar.http_route("POST", f"{one}/enable", views.enable, auth=edit, tags=tags)
     registrar.http_route("POST", f"{one}/disable", views.disable, auth=edit, tags=tags)
     registrar.http_route("POST", f"{one}/run", views.run, auth=edit, tags=tags)
-    registrar.http_route("GET", f"{one}/traces", views.traces, auth=read, tags=tags)
+    # A trace holds what the run saw (trigger data, rendered templates, results): owners
+    # and admins only, as over the WebSocket API, where automation events are theirs.
+    registrar.http_route("GET", f"{one}/traces", views.traces, auth=edit, tags=tags)

@@ -42,7 +42,10 @@ async def test_a_socket_closes_with_4001_when_its_jwt_expires(live_hub, hub_clie
     expires = now + 1.5
     token = mint(claims_for(cast.member, iat=now, exp=expires))
     socket = await open_socket(client, token)
-    await socket.send_json({"id": 1, "type": "subscribe_events", "event_type": "*"})
+    await socket.send_json(
+        {"id": 1, "type": "subscribe_events", "event_type": "device_state_changed"}
+    )
+    assert (await socket.receive_json(timeout=WAIT))["success"] is True
 
     code, reason, closed_at = await closed_with(socket)
 
@@ -82,7 +85,10 @@ async def test_an_admin_change_closes_the_users_sockets_at_once(
     hub, cast = live_hub
     client = await hub_client(hub)
     victim = await open_socket(client, cast.token(cast.member))
-    await victim.send_json({"id": 1, "type": "subscribe_events", "event_type": "*"})
+    await victim.send_json(
+        {"id": 1, "type": "subscribe_events", "event_type": "device_state_changed"}
+    )
+    assert (await victim.receive_json(timeout=WAIT))["success"] is True
     bystander = await open_socket(client, cast.token(cast.admin))
     method, body = change
 

@@ -68,6 +68,8 @@ async def test_crud_with_roles(automation_hub, hub_client):
     assert second["trigger"]["event"]["data"] == {"by": "again"}
 
     async with member.get("/api/automations/made_here/traces") as response:
+        assert response.status == 403  # what a run saw is for owners and admins
+    async with admin.get("/api/automations/made_here/traces") as response:
         traces = await response.json()
     assert [item["trigger"]["event"]["data"]["by"] for item in traces] == ["again", "test"]
     assert traces[1]["actions"][0]["result"] == {"event": "api_done"}
