@@ -81,6 +81,8 @@ class CloudLinkRuntime:
         if self.settings.url is not None:
             # Without a URL nothing will ever be sent: keep the ingest path free of us.
             self._unlisten = self.outbox.listen(self.hub.bus)
+        else:
+            self._warn_uncallable_methods()
         self._workers = [
             self.hub.create_task(self.legacy.run(), name="cloud_link.legacy"),
             self.hub.create_task(self.outbox.run(), name="cloud_link.outbox"),
@@ -148,6 +150,25 @@ class CloudLinkRuntime:
 
     async def _station_reset(self, message: dict[str, Any]) -> None:
         await reset_station(self.hub, self.store, self.link, message)
+
+
+    def _warn_uncallable_methods(self) -> None:
+        """Without a cloud URL no cloud will ever call the methods other integrations
+        registered: say so at start, naming them and the fix (the core's own check counts
+        the link as their carrier, since it runs)."""
+        others = sorted(
+            f"{method.name} ({method.integration})"
+            for method in self.hub.registrations.rpc_methods.values()
+            if method.integration != DOMAIN
+        )
+        if not others:
+            return
+        line = (
+            "cloud_link has no cloud URL (set cloud_link: url, or CLOUD_HOST), so the cloud "
+            f"cannot call the RPC methods integrations registered: {', '.join(others)}"
+        )
+        _LOGGER.warning("%s", line)
+        self.hub.add_startup_note(line)
 
 
 def _method_withdrawn(method: RpcMethod) -> None:

@@ -109,6 +109,11 @@ async def test_the_hub_warns_at_start_about_topics_and_methods_nothing_carries(
     assert [note for note in hub.startup_notes if note.startswith("echo ")] == expected
     assert all(line in caplog.text for line in expected)
 
-    # The cloud link serves RPC methods even before it is claimed: no warning for them.
+    # The cloud link carries RPC methods even before it is claimed; without a cloud URL it
+    # says itself that nothing can call them, and how to give it one.
     linked = await hub_factory({"echo": {}, "cloud_link": {}}, integrations=fakes)
     assert [note for note in linked.startup_notes if note.startswith("echo ")] == expected[:1]
+    assert (
+        "cloud_link has no cloud URL (set cloud_link: url, or CLOUD_HOST), so the cloud "
+        "cannot call the RPC methods integrations registered: echo.say (echo)"
+    ) in linked.startup_notes
