@@ -126,6 +126,42 @@ async def test_owner_runs_the_station_from_the_portal(station, new_context):
         await page.get_by_role("button", name="Rename").click()
         await check(page.get_by_role("heading", name="Pump house")).to_be_visible()
 
+        # A device with more past events than the page's first 50 pages back through them.
+        # It is made in process and sends nothing live, so no live event trims the list
+        # while the test counts it.
+        gate = await station.hub.devices.handshake(
+            "gate-01", device_type="esp32-sim", transport="mqtt", name="Gate"
+        )
+        for number in range(120):
+            station.hub.devices.report_event(gate, "opened", {"n": number}, seq=number)
+        await page.goto(f"{station.url}/#/device/{gate.id}")
+        await check(page.get_by_role("heading", name="Gate")).to_be_visible()
+        opened = page.locator("ul.events li[data-type=opened]")
+        await check(opened).to_have_count(50)
+        older = page.get_by_role("button", name="Older events")
+        await older.click()
+        await check(opened).to_have_count(100)
+        # A failed read says so and leaves the button to try again.
+        await page.route(
+            "**/events?*before=*",
+            lambda route: route.fulfill(
+                status=500, json={"error": {"code": "internal", "message": "the test refuses it"}}
+            ),
+        )
+        await older.click()
+        await check(page.locator("p[role=status]", has_text="could not be read")).to_contain_text(
+            "the test refuses it"
+        )
+        await page.unroute("**/events?*before=*")
+        # With the keyboard: the last 20, and the button goes, as there are no older ones.
+        await older.focus()
+        await page.keyboard.press("Enter")
+        await check(opened).to_have_count(120)
+        await check(older).to_be_hidden()
+        await check(page.locator("p[role=status]", has_text="no older ones")).to_be_focused()
+        seqs = await opened.evaluate_all("items => items.map(item => Number(item.dataset.seq))")
+        assert seqs == list(range(119, -1, -1))
+
         # A dashboard widget bound to a device attribute, saved on the hub.
         await page.get_by_role("link", name="Dashboard").click()
         await check(page.get_by_role("heading", name="Main")).to_be_visible()

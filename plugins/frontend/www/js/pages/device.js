@@ -8,9 +8,13 @@ import { drawChart, numericSeries } from "./chart.js";
 
 const WINDOWS = [["15 minutes", 15 * 60], ["1 hour", 3600], ["6 hours", 6 * 3600], ["24 hours", 86400]];
 const MAX_PAGES = 10;
-// The events list keeps this many, newest first: the past ones read when the page opens,
-// then the live ones.
+// The events list starts with this many past events, newest first, and "Older events"
+// reads this many more each time; live ones go on top (see showLive for the list's cap).
 const MAX_EVENTS = 50;
+// Entries the cap took off the bottom of the list, kept (as data, not elements) so that
+// "Older events" shows them again before it reads further back; past this many the list
+// stops paging (the page says to reload) rather than hold an open page's every event.
+const MAX_TRIMMED = 1000;
 // An event is stamped (recordedAt) and fired (time_fired) in one synchronous call on the
 // hub, so the same event's two times are this close; two events that match in type, seq
 // and data within it are taken for one.
@@ -34,9 +38,12 @@ async function historySince(deviceId, seconds) {
   return items;
 }
 
-function recentEvents(deviceId) {
+// One page of past events, newest first: {items, nextBefore}; `before` is the previous
+// page's nextBefore (a keyset cursor), null for the newest page.
+function eventsPage(deviceId, before) {
   const query = new URLSearchParams({ limit: String(MAX_EVENTS) });
-  return api("GET", `/api/devices/${encodeURIComponent(deviceId)}/events?${query}`).then((body) => body.items);
+  if (before) query.set("before", before);
+  return api("GET", `/api/devices/${encodeURIComponent(deviceId)}/events?${query}`);
 }
 
 function eventLine(item) {
@@ -84,6 +91,8 @@ export async function renderDevice(main, deviceId) {
   const windowSelect = h("select", { name: "window" }, ...WINDOWS.map(([label, secs]) => h("option", { value: String(secs) }, label)));
   const chart = s("svg", { class: "chart", "aria-label": "History of numeric attributes" });
   const events = h("ul", { class: "list events", "aria-live": "polite" });
+  const older = h("button", { type: "button", class: "secondary", hidden: true }, "Older events");
+  const olderStatus = h("p", { class: "muted", role: "status", tabindex: "-1" });
   const subs = [];
   let history = [];
 
@@ -106,7 +115,7 @@ export async function renderDevice(main, deviceId) {
   const chartCard = h("section", { class: "card" }, h("h2", {}, "History"),
     h("div", { class: "toolbar" }, field("Window", windowSelect)), chart);
   clear(main).append(h("p", {}, h("a", { href: "#/devices" }, "← Devices")), title, section, chartCard,
-    commandCard(device), h("section", { class: "card" }, h("h2", {}, "Recent events"), events));
+    commandCard(device), h("section", { class: "card" }, h("h2", {}, "Recent events"), events, h("p", {}, older), olderStatus));
   if (isManager()) main.append(manageCard(device, title));
   showState();
   windowSelect.addEventListener("change", () => loadHistory());
@@ -128,11 +137,80 @@ export async function renderDevice(main, deviceId) {
   // arrives during the read is held, and shown after it unless the read already had it.
   let held = [];
   let unmatched = [];
+  // Paging back: `nextBefore` is where the hub's next older page starts (null: none).
+  // The list's cap is MAX_EVENTS plus every event "Older events" added: a click raises
+  // the cap by what it brought in, so it never pushes out what was there nor is undone
+  // by the next live event; only live events beyond the cap trim the bottom, as they
+  // always did, so a page left open on a chatty device stays bounded. An entry trimmed
+  // off the bottom is kept in `trimmed` (newest first) and the next "Older events"
+  // shows it again before reading from the hub: the list stays one unbroken run from
+  // the newest event down, and the cursor still continues right below it.
+  let nextBefore = null;
+  let cap = MAX_EVENTS;
+  const trimmed = [];
+  let lostTrimmed = false;
+  const entries = new WeakMap();
+  const line = (item) => {
+    const li = eventLine(item);
+    entries.set(li, item);
+    return li;
+  };
+  const showOlderButton = () => {
+    older.hidden = nextBefore === null && trimmed.length === 0;
+  };
   const showLive = (live) => {
     if (alreadyShown(unmatched, live)) return;
-    events.prepend(eventLine(live));
-    while (events.children.length > MAX_EVENTS) events.lastChild.remove();
+    events.prepend(line(live));
+    while (events.children.length > cap) {
+      const item = entries.get(events.lastChild);
+      events.lastChild.remove();
+      if (item) trimmed.unshift(item);
+    }
+    if (trimmed.length > MAX_TRIMMED) {
+      // Too many to keep: the list can no longer continue without a gap.
+      trimmed.length = MAX_TRIMMED;
+      nextBefore = null;
+      lostTrimmed = true;
+    }
+    showOlderButton();
   };
+  // aria-disabled rather than disabled while a page is read: a disabled button loses the
+  // keyboard's focus, and the user would have to find their place again.
+  let reading = false;
+  older.addEventListener("click", async () => {
+    if (reading) return;
+    reading = true;
+    older.setAttribute("aria-disabled", "true");
+    olderStatus.textContent = "Reading older events…";
+    try {
+      let added = trimmed.splice(0, MAX_EVENTS);
+      if (added.length === 0) {
+        const page = await eventsPage(device.id, nextBefore);
+        if (lostTrimmed) {
+          // Over a thousand live events during one read: the page no longer joins on.
+          added = trimmed.splice(0, MAX_EVENTS);
+        } else {
+          // Entries live events trimmed during the read are newer than its page.
+          added = trimmed.splice(0).concat(page.items);
+          nextBefore = page.nextBefore ?? null;
+        }
+      }
+      events.append(...added.map(line));
+      cap += added.length;
+      showOlderButton();
+      const count = `${added.length} older ${added.length === 1 ? "event" : "events"} added`;
+      if (!older.hidden) olderStatus.textContent = `${count}.`;
+      else if (lostTrimmed) olderStatus.textContent = `${count}; reload the page to read further back.`;
+      else olderStatus.textContent = `${count}; there are no older ones.`;
+      // The button the keyboard was on may be gone: keep focus on the card.
+      if (older.hidden) olderStatus.focus();
+    } catch (error) {
+      olderStatus.textContent = `Older events could not be read: ${error.message}`;
+    } finally {
+      reading = false;
+      older.removeAttribute("aria-disabled");
+    }
+  });
   subs.push(await watchEvents("device_event", (data, event) => {
     if (data.deviceId !== device.id) return;
     const live = { type: data.type, data: data.data, seq: data.seq, recordedAt: event.time_fired };
@@ -140,8 +218,11 @@ export async function renderDevice(main, deviceId) {
     else showLive(live);
   }));
   try {
-    unmatched = await recentEvents(device.id);
-    events.append(...unmatched.map(eventLine));
+    const page = await eventsPage(device.id, null);
+    unmatched = page.items.slice();
+    events.append(...page.items.map(line));
+    nextBefore = page.nextBefore ?? null;
+    showOlderButton();
   } catch (error) {
     events.append(h("li", { class: "muted" }, `Past events could not be read: ${error.message}`));
   }
