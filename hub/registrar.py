@@ -249,8 +249,8 @@ class Registrations:
         for name in [k for k, v in self.rpc_methods.items() if v.integration == integration]:
             self._rpc_observers.removed(self.rpc_methods.pop(name))
         for owned in (self.transports, self.auth_schemes, self.device_types):
-            for key in [k for k, (owner, _) in owned.items() if owner == integration]:
-                del owned[key]
+            for owned_name in [k for k, (owner, _) in owned.items() if owner == integration]:
+                del owned[owned_name]
 
     def _add_topic(self, subscription: TopicSubscription) -> None:
         self.topics[subscription.pattern] = subscription

@@ -17,6 +17,7 @@ import voluptuous as vol
 from aiohttp import web
 
 from hub.auth import requires
+from hub.devices.history import Page
 from hub.devices.paging import (
     DEFAULT_PAGE_SIZE,
     MAX_CURSOR_CHARS,
@@ -42,7 +43,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 
 # DeviceRegistry.history_page / events_page: (device id, limit, before, max_bytes) ->
 # (items newest first, the cursor to the older ones or None).
-PageReader = Callable[..., Awaitable[tuple[list[dict[str, Any]], bool]]]
+PageReader = Callable[..., Awaitable[Page]]
 
 COMMAND_SCHEMA = vol.Schema(
     {

@@ -112,12 +112,12 @@ class UserScheme:
             found = await self._sessions.api_token_session(token)
             if found is None:
                 raise unauthorized("unknown, expired or revoked API token", "invalid_token")
-            user, record = found
+            owner, record = found
             return Principal(
                 "user",
-                user.id,
-                name=user.username,
-                role=user.role,
+                owner.id,
+                name=owner.username,
+                role=owner.role,
                 extra={"via": "api_token"},
                 expires_at=record.expires_at,
                 credential_id=record.id,

@@ -201,7 +201,7 @@ class Automation:
         finally:
             # Not running any more from here on: a trigger that the finished event causes
             # must not be refused by single mode.
-            self._runs.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._runs.discard(asyncio.current_task())
             engine.hub.bus.fire(EVENT_AUTOMATION_RUN_FINISHED, trace.as_dict())
 
     def _log_once(self, message: str, *, level: int = logging.ERROR) -> None:

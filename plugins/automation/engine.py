@@ -21,7 +21,7 @@ from .automation import Automation
 from .clock import Clock, RealClock
 from .const import DEFAULT_MAX_RUNS, DEFAULT_MAX_RUNS_PER_MINUTE, DEFAULT_MODE, DOMAIN
 from .device_index import DeviceIndex
-from .platforms import PlatformError, Platforms
+from .platforms import ActionType, PlatformError, Platforms, TriggerType
 from .schema import Validator
 from .traces import TraceStore
 from .triggers import BUILTIN_TRIGGERS
@@ -37,7 +37,8 @@ HOOK = "hub_automation_platforms"
 def builtin_platforms() -> Platforms:
     """The types every hub has (what ``check-config`` can check without a running hub)."""
     platforms = Platforms()
-    for item in (*BUILTIN_TRIGGERS, *BUILTIN_ACTIONS):
+    builtin: tuple[TriggerType | ActionType, ...] = (*BUILTIN_TRIGGERS, *BUILTIN_ACTIONS)
+    for item in builtin:
         platforms.add(item, DOMAIN)
     return platforms
 

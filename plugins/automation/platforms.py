@@ -121,9 +121,9 @@ class Platforms:
 
     def add(self, item: TriggerType | ActionType, owner: str) -> None:
         if isinstance(item, TriggerType):
-            kind, table = "trigger", self.triggers
+            kind = "trigger"
         elif isinstance(item, ActionType):
-            kind, table = "action", self.actions
+            kind = "action"
         else:
             raise PlatformError(
                 f"{owner}: register() takes a TriggerType or an ActionType, not {item!r}"
@@ -136,7 +136,10 @@ class Platforms:
         known = self.owners.get((kind, item.name))
         if known is not None:
             raise PlatformError(f"{owner}: {kind} {item.name!r} is already provided by {known}")
-        table[item.name] = item  # type: ignore[assignment]
+        if isinstance(item, TriggerType):
+            self.triggers[item.name] = item
+        else:
+            self.actions[item.name] = item
         self.owners[(kind, item.name)] = owner
 
     def trigger_schema(self, name: str) -> Any:

@@ -14,6 +14,7 @@ written and checked when the hub starts (then an error names the automation and 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import time
 from typing import Any
 
@@ -70,8 +71,9 @@ def _run_step(schema: Any, value: Any, key: str, *path: Any) -> Any:
         raise
 
 
-def _only_at_templates(error: vol.Invalid, config: dict[str, Any]) -> bool:
-    """Every complaint is about a top-level value that is a template."""
+def _only_at_templates(error: vol.Invalid, config: Mapping[Any, Any]) -> bool:
+    """Every complaint is about a top-level value that is a template (voluptuous types an
+    error's path as any hashable keys)."""
     errors = error.errors if isinstance(error, vol.MultipleInvalid) else [error]
     return all(item.path and is_template(config.get(item.path[0])) for item in errors)
 
@@ -277,7 +279,7 @@ class Validator:
         )
 
     def _flow_condition(self, value: dict[str, Any], _depth: int, *path: Any) -> dict[str, Any]:
-        flags = {
+        flags: dict[str, Any] = {
             key: value[key] for key in ("alias", "continue_on_error", "enabled") if key in value
         }
         rest = {key: item for key, item in value.items() if key not in flags}

@@ -29,7 +29,7 @@ from plugins.cloud_link.jsonrpc import JsonRpcPeer
 from plugins.cloud_link.jsonrpc.peer import MethodLookup
 from plugins.cloud_link.outbox import Outbox
 from plugins.cloud_link.session import AuthRejected, CloudSession, SessionEnd, authenticate
-from plugins.cloud_link.socket import SocketClosed, open_socket
+from plugins.cloud_link.socket import SocketClosed, WebSocket, open_socket
 from plugins.cloud_link.status import LinkStatus
 from plugins.cloud_link.store import Claim
 
@@ -139,7 +139,7 @@ class CloudLink:
             raise
         return await self._serve(ws, token)
 
-    async def _serve(self, ws: aiohttp.ClientWebSocketResponse, token: str) -> SessionEnd:
+    async def _serve(self, ws: WebSocket, token: str) -> SessionEnd:
         settings = self.settings
         peer = JsonRpcPeer(ws.send_str, self._lookup, limits=settings.peer_limits, source="cloud")
         session = CloudSession(

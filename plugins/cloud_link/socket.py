@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import aiohttp
 from aiohttp import ClientWSTimeout, WSMsgType
@@ -18,7 +19,13 @@ from aiohttp import ClientWSTimeout, WSMsgType
 # limit and the cap a frame is answered with an error and the connection stays up.
 HARD_CAP_FACTOR = 4
 
-WebSocket = aiohttp.ClientWebSocketResponse
+# A socket opened with decode_text=False. Recent aiohttp types that as
+# ClientWebSocketResponse[Literal[False]]; the class is subscripted only for the type
+# checker, as the aiohttp versions pyproject.toml allows need not make it generic.
+if TYPE_CHECKING:
+    WebSocket: TypeAlias = aiohttp.ClientWebSocketResponse[Literal[False]]
+else:
+    WebSocket = aiohttp.ClientWebSocketResponse
 
 
 class SocketClosed(ConnectionError):

@@ -37,7 +37,7 @@ def metadata(value: Any) -> dict[str, Any]:
     return value
 
 
-_OPTIONAL_FIELDS = {
+_OPTIONAL_FIELDS: dict[vol.Marker, Any] = {
     vol.Optional("type"): _text(64),
     vol.Optional("description"): vol.Any(None, _text(10_000)),
     vol.Optional("metadata"): vol.Any(None, metadata),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,7 +199,10 @@ class ObjectStore:
                 result.created = len(inserts)
         return result
 
-    async def _rows_by_code(self, connection: AsyncConnection, codes: list[str]) -> dict[str, Any]:
+    # Sequence, not list: in this class's scope ``list`` is the method above.
+    async def _rows_by_code(
+        self, connection: AsyncConnection, codes: Sequence[str]
+    ) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for start in range(0, len(codes), _LOOKUP_CHUNK):
             chunk = codes[start : start + _LOOKUP_CHUNK]

@@ -268,17 +268,21 @@ class MqttConnection:
         """MQTT 5: "retain as published", so a retained publish is recognisable as one even
         when it is delivered live (3.1.1 clears the flag; only replays carry it)."""
         if self._protocol == 5:
-            return SubscribeOptions(qos=qos, retainAsPublished=True)
+            return _retain_as_published(qos)
         return qos
 
     async def _subscribe_all(self, client: aiomqtt.Client) -> None:
         filters = self._subscriptions()
         if not filters:
             return
-        granted = await client.subscribe(
-            [(pattern, self._options(qos)) for pattern, qos in filters],  # type: ignore[misc]
-            timeout=SESSION_SETUP_TIMEOUT,
-        )
+        # All options or all QoS numbers (_options depends only on the protocol): aiomqtt
+        # takes a list of one kind or the other, not a mix.
+        topics: list[tuple[str, SubscribeOptions]] | list[tuple[str, int]]
+        if self._protocol == 5:
+            topics = [(pattern, _retain_as_published(qos)) for pattern, qos in filters]
+        else:
+            topics = [(pattern, qos) for pattern, qos in filters]
+        granted = await client.subscribe(topics, timeout=SESSION_SETUP_TIMEOUT)
         for (pattern, _qos), code in zip(filters, granted, strict=False):
             value = getattr(code, "value", code)
             if isinstance(value, int) and value >= SUBSCRIBE_FAILED:
@@ -348,10 +352,16 @@ class MqttConnection:
         return client
 
 
+def _retain_as_published(qos: int) -> SubscribeOptions:
+    return SubscribeOptions(qos=qos, retainAsPublished=True)
+
+
 def _connection_lost(client: aiomqtt.Client) -> Coroutine[Any, Any, aiomqtt.Message]:
     """Raises MqttError once the connection is lost.
 
     aiomqtt's message iterator wakes when a message is queued or the connection drops;
     the pump takes every message before aiomqtt sees it, so only the drop is left.
     """
-    return anext(aiter(client.messages))  # type: ignore[return-value]
+    # What anext(aiter(client.messages)) returns (its __aiter__ returns itself), typed as the
+    # coroutine its async __anext__ makes.
+    return client.messages.__anext__()

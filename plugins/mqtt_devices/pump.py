@@ -159,7 +159,15 @@ class MessagePump:
             self._drops.drop(DROP_SHED, "", "QoS 0 message shed: history writes are behind")
             return
         try:
-            item = MqttMessage(message.topic, message.payload, qos, message.retain)
+            # paho types payload bytes | bytearray (its outgoing messages may carry a
+            # bytearray); a received one is always bytes (struct.unpack's "s"). No copy
+            # or check on this per-message path.
+            item = MqttMessage(
+                message.topic,
+                message.payload,  # type: ignore[arg-type]
+                qos,
+                message.retain,
+            )
         except UnicodeDecodeError:
             self._drops.drop(DROP_UNREADABLE, "", "topic is not UTF-8")
             if done is not None:

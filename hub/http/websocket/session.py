@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -44,7 +44,8 @@ MAX_CLOSE_REASON_BYTES = 123
 # What the client sent instead of a message: it went away during the auth phase.
 _GONE = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
-SocketCloser = Callable[[int, str], Awaitable[None]]
+# A coroutine function: the close runs as a hub task (Hub.create_task takes a coroutine).
+SocketCloser = Callable[[int, str], Coroutine[Any, Any, None]]
 
 
 class SessionGuard:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import sys
 import threading
+from typing import cast
 
 from plugins.ble_provisioning.bleak_transport import BleakTransport
 from plugins.ble_provisioning.bridge.protocol import MAX_LINE_BYTES
@@ -44,7 +46,9 @@ async def stdin_reader() -> asyncio.StreamReader:
     except ValueError:
 
         def pump() -> None:
-            for chunk in iter(lambda: sys.stdin.buffer.read1(65536), b""):
+            # typeshed types stdin's buffer as BinaryIO, which has no read1; it is the
+            # io.BufferedReader the interpreter made for the stdin file.
+            for chunk in iter(lambda: cast(io.BufferedReader, sys.stdin.buffer).read1(65536), b""):
                 loop.call_soon_threadsafe(reader.feed_data, chunk)
             loop.call_soon_threadsafe(reader.feed_eof)
 

@@ -74,7 +74,7 @@ class SimulatedProvisioningDevice:
     async def _power_on(self) -> None:
         self.device = await self.air.device(self.name, self.address)
         self.device.on(Device.EVENT_CONNECTION, self._on_connection)
-        credentials = gatt.Characteristic(
+        credentials: gatt.Characteristic[bytes] = gatt.Characteristic(
             CUSTOM_CREDENTIALS_UUID,
             gatt.Characteristic.Properties.WRITE
             | gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE,

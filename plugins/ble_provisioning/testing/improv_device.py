@@ -78,14 +78,14 @@ class SimulatedImprovDevice:
         self.device = await self.air.device(self.name, self.address)
         self.device.on(Device.EVENT_CONNECTION, self._on_connection)
 
-        def readable(uuid: str, properties: int, value: bytes) -> gatt.Characteristic[bytes]:
+        def readable(uuid: str, properties: Properties, value: bytes) -> gatt.Characteristic[bytes]:
             characteristic = gatt.Characteristic(
                 uuid, properties, gatt.Characteristic.READABLE, value
             )
             self._chars[uuid] = characteristic
             return characteristic
 
-        command = gatt.Characteristic(
+        command: gatt.Characteristic[bytes] = gatt.Characteristic(
             IMPROV_RPC_COMMAND_UUID,
             Properties.WRITE | Properties.WRITE_WITHOUT_RESPONSE,
             gatt.Characteristic.WRITEABLE,

@@ -82,7 +82,9 @@ class HciEndpoint:
         if connection is not None:
             connection.close()
         await self.transport.close()
-        self.controller.link = None
+        # bumble types a controller's and a connection's link as LocalLink, not Optional,
+        # yet tests it before each send: None is how they stop transmitting.
+        self.controller.link = None  # type: ignore[assignment]
         if self.controller in self.controller_link.controllers:
             self.controller_link.remove_controller(self.controller)
 
@@ -145,8 +147,10 @@ class VirtualAir:
             raise TypeError("vanish() needs a device created by VirtualAir.device()")
         address = controller.random_address
         for connection in list(controller.le_connections.values()):
-            connection.link = None  # nothing it sends reaches anyone any more
-        controller.link = None
+            # Nothing it sends reaches anyone any more. bumble types link as LocalLink, not
+            # Optional, yet tests it before each send: None is how they stop transmitting.
+            connection.link = None  # type: ignore[assignment]
+        controller.link = None  # type: ignore[assignment]
         if controller in self.link.controllers:
             self.link.remove_controller(controller)
         loop = asyncio.get_running_loop()

@@ -324,14 +324,14 @@ class JsonRpcPeer:
             request.id,
             budget.limit,
         )
-        error = RpcError(
+        too_large = RpcError(
             REPLY_TOO_LARGE,
             REPLY_TOO_LARGE_MESSAGE,
             data=f"the result of {request.method} is {len(reply)} bytes and the reply may "
             f"carry {budget.limit} in all; ask for less (devices.snapshot takes a smaller "
             "limit) or send the calls in separate frames",
         )
-        return _encode(messages.failure(request.id, error))
+        return _encode(messages.failure(request.id, too_large))
 
     async def _run(self, request: Request) -> Any:
         handler = self._lookup(request.method)

@@ -175,7 +175,8 @@ class SimulatedDevice:
 
     async def _answer(self, body: dict[str, Any], publish: Publish) -> None:
         command_id, command = body.get("id"), body.get("command")
-        params = body.get("params") if isinstance(body.get("params"), dict) else {}
+        raw_params = body.get("params")
+        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
         self.stats.commands += 1
         answer: dict[str, Any] = {"id": command_id, "ok": True}
         if command == "set":

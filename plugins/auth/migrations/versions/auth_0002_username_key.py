@@ -33,7 +33,7 @@ def _key(name: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
-def upgrade():
+def upgrade() -> None:
     op.add_column("users", sa.Column("username_key", sa.String(512)))
     bind = op.get_bind()
     users = sa.table(
