@@ -29,6 +29,57 @@ async def station(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Por
         yield running
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def set_up(station: PortalHub) -> PortalHub:
+    """What the first test makes through the portal, for the tests after it: the owner,
+    the member, the simulator's devices sim-0000 to sim-0002 with sim-0001 named "Pump
+    house" and holding a temperature to chart, and the IoT object TEMP_01.
+
+    Made here through the API and in process only when missing, so a test run alone
+    needs no other test, while after the first test (which asks for none of this, so that
+    it still onboards the owner through the page) it only looks: a few quick requests."""
+    async with aiohttp.ClientSession(base_url=station.url) as http:
+        if await onboarding_open(station):
+            async with http.post(
+                "/api/auth/onboarding", json={"username": OWNER[0], "password": OWNER[1]}
+            ) as response:
+                assert response.status in (200, 201), await response.text()
+        async with http.post(
+            "/api/auth/login", json={"username": OWNER[0], "password": OWNER[1]}
+        ) as response:
+            assert response.status == 200, await response.text()
+            token = (await response.json())["access_token"]
+        owner = {"Authorization": f"Bearer {token}"}
+        async with http.get("/api/auth/users", headers=owner) as response:
+            assert response.status == 200, await response.text()
+            body = await response.json()
+        users = body if isinstance(body, list) else body["items"]
+        if MEMBER[0] not in {user["username"] for user in users}:
+            member = {"username": MEMBER[0], "password": MEMBER[1], "role": "user"}
+            async with http.post("/api/auth/users", json=member, headers=owner) as response:
+                assert response.status in (200, 201), await response.text()
+        async with http.get("/api/iot/objects?limit=1000", headers=owner) as response:
+            assert response.status == 200, await response.text()
+            objects = (await response.json())["items"]
+        if "TEMP_01" not in {item["code"] for item in objects}:
+            created = {"code": "TEMP_01", "name": "Greenhouse temperature", "type": "point"}
+            async with http.post("/api/iot/objects", json=created, headers=owner) as response:
+                assert response.status in (200, 201), await response.text()
+    devices = station.hub.devices
+    for number in range(3):
+        external_id = f"sim-{number:04d}"
+        if devices.by_external_id(external_id) is None:
+            name = "Pump house" if external_id == "sim-0001" else None
+            await devices.handshake(
+                external_id, device_type="esp32-sim", transport="mqtt", name=name
+            )
+    pump = devices.by_external_id("sim-0001")
+    assert pump is not None and pump.name == "Pump house", "the first test renames sim-0001"
+    if not isinstance(pump.state.get("temperature"), int | float):
+        devices.report_state(pump, {"temperature": 21.5, "humidity": 40})
+    return station
+
+
 def expect():  # imported late: the module is skipped, not broken, without playwright
     from playwright.async_api import expect as playwright_expect
 
@@ -51,9 +102,7 @@ async def sign_in(page, username: str, password: str) -> None:
 
 
 async def owner_on_devices_page(station: PortalHub, new_context):
-    """A fresh tab signed in as the owner the first test created, on the devices page."""
-    if await onboarding_open(station):
-        pytest.skip("needs the owner the first test creates")
+    """A fresh tab signed in as the owner (``set_up``), on the devices page."""
     page = await (await new_context()).new_page()
     await page.goto(station.url)
     await sign_in(page, *OWNER)
@@ -282,11 +331,10 @@ async def test_owner_runs_the_station_from_the_portal(station, new_context):
     assert errors == []
 
 
-async def test_a_member_on_a_phone_sees_no_users_or_provisioning_page(station, new_context):
+async def test_a_member_on_a_phone_sees_no_users_or_provisioning_page(set_up, new_context):
     """Signed in with the keyboard alone, on a phone-width screen."""
     check = expect()
-    if await onboarding_open(station):
-        pytest.skip("needs the owner and member the first test creates")
+    station = set_up
     context = await new_context(viewport={"width": 390, "height": 844}, has_touch=True)
     page = await context.new_page()
     await page.goto(station.url)
@@ -325,8 +373,9 @@ async def test_a_member_on_a_phone_sees_no_users_or_provisioning_page(station, n
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-async def test_the_page_says_so_when_the_hub_does_not_answer(station, new_context):
+async def test_the_page_says_so_when_the_hub_does_not_answer(set_up, new_context):
     check = expect()
+    station = set_up
     page = await owner_on_devices_page(station, new_context)
     await page.route("**/api/**", lambda route: route.abort("connectionrefused"))
     await page.get_by_role("link", name="Station").click()
@@ -336,8 +385,9 @@ async def test_the_page_says_so_when_the_hub_does_not_answer(station, new_contex
     await check(page.get_by_role("heading", name="Station")).to_be_visible()
 
 
-async def test_the_page_says_so_when_the_session_ends(station, new_context):
+async def test_the_page_says_so_when_the_session_ends(set_up, new_context):
     check = expect()
+    station = set_up
     page = await owner_on_devices_page(station, new_context)
     # Spend the tab's refresh token elsewhere, as a thief would: the hub ends every
     # session of the user, and the portal's next call finds out.
@@ -349,11 +399,10 @@ async def test_the_page_says_so_when_the_session_ends(station, new_context):
     await check(page.get_by_role("heading", name="Your session has ended")).to_be_visible()
 
 
-async def test_names_with_markup_are_shown_as_text(station, new_context):
+async def test_names_with_markup_are_shown_as_text(set_up, new_context):
     """A device name is data: the page shows its characters and runs nothing."""
     check = expect()
-    if await onboarding_open(station):
-        pytest.skip("needs the owner and the devices the first test creates")
+    station = set_up
     device = station.hub.devices.by_external_id("sim-0002")
     hostile = '<img src=x onerror="window.pwned=1">Tank'
     await station.hub.devices.rename(device.id, hostile)
@@ -367,10 +416,9 @@ async def test_names_with_markup_are_shown_as_text(station, new_context):
     assert await page.evaluate("window.pwned === undefined")
 
 
-async def test_the_devices_page_catches_up_after_a_lost_connection(station, new_context):
+async def test_the_devices_page_catches_up_after_a_lost_connection(set_up, new_context):
     check = expect()
-    if await onboarding_open(station):
-        pytest.skip("needs the owner and the devices the first test creates")
+    station = set_up
     page = await (await new_context()).new_page()
     # The page's WebSocket API connections pass through Playwright, which can cut one
     # and hold the next back until the test lets it reach the hub.
