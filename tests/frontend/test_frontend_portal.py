@@ -210,6 +210,17 @@ async def test_owner_runs_the_station_from_the_portal(station, new_context):
         await check(page.locator("p[role=status]", has_text="no older ones")).to_be_focused()
         seqs = await opened.evaluate_all("items => items.map(item => Number(item.dataset.seq))")
         assert seqs == list(range(119, -1, -1))
+        # A live event beyond the list's cap takes the oldest entry off the bottom, and
+        # "Older events" comes back to show it again: the list keeps no gap.
+        station.hub.devices.report_event(gate, "closed", {"n": 120}, seq=120)
+        await check(page.locator("ul.events li[data-type=closed]")).to_have_count(1)
+        await check(opened).to_have_count(119)
+        await older.click()
+        await check(opened).to_have_count(120)
+        await check(older).to_be_hidden()
+        listed = page.locator("ul.events li")
+        seqs = await listed.evaluate_all("items => items.map(item => Number(item.dataset.seq))")
+        assert seqs == list(range(120, -1, -1))
 
         # A dashboard widget bound to a device attribute, saved on the hub.
         await page.get_by_role("link", name="Dashboard").click()
