@@ -118,13 +118,13 @@ class Outbox:
 
         return unsubscribe
 
-    def _on_state(self, event: Event) -> None:
+    def _on_state(self, event: Event[events.DeviceStateChangedData]) -> None:
         self._keep_latest(CHANNEL_STATE, event)
 
-    def _on_presence(self, event: Event) -> None:
+    def _on_presence(self, event: Event[events.DevicePresenceChangedData]) -> None:
         self._keep_latest(CHANNEL_PRESENCE, event)
 
-    def _on_event(self, event: Event) -> None:
+    def _on_event(self, event: Event[events.DeviceEventData]) -> None:
         if CHANNEL_EVENTS not in self._channels:
             return
         self._events.append(_Item(next(self._seq), CHANNEL_EVENTS, event))
@@ -133,7 +133,11 @@ class Outbox:
             self.dropped += 1
         self._wakeup.set()
 
-    def _keep_latest(self, channel: str, event: Event) -> None:
+    def _keep_latest(
+        self,
+        channel: str,
+        event: Event[events.DeviceStateChangedData] | Event[events.DevicePresenceChangedData],
+    ) -> None:
         if channel not in self._channels:
             return
         latest = self._latest[channel]
