@@ -7,9 +7,10 @@ A transport that must know when a report is durable (MQTT acknowledges QoS 1 onl
 asks ``when_durable``.
 
 The registry keeps the index of devices (by id, external id and token) and the ingest;
-it composes three parts, each in its own module, and keeps the methods callers use
-(``heartbeat``, ``send_command``, ``history_page``, ...) as one-line delegations, so
-``hub.devices`` stays the one object an integration talks to:
+it composes three parts, each in its own module. The methods integrations call
+(``heartbeat``, ``send_command``, ``command_result``, ...) stay here as one-line
+delegations, so ``hub.devices`` is the one object an integration talks to; the history
+pages, read only by the core's routes, are the part itself (``hub.devices.history``):
 
 - ``presence.py``, ``PresenceMonitor``: online/offline and ``last_seen``;
 - ``commands.py``, ``CommandTracker``: commands sent, and the devices' answers;
@@ -37,7 +38,7 @@ from hub import events
 from hub.db import tables
 from hub.db.batch_writer import BatchWriter
 from hub.devices.commands import CommandTracker
-from hub.devices.history import DeviceHistory, Page, PageCursor
+from hub.devices.history import DeviceHistory
 from hub.devices.models import Command, Device, DeviceError, DeviceType
 from hub.devices.presence import PresenceMonitor
 from hub.event_bus import EventBus
@@ -73,7 +74,8 @@ class DeviceRegistry:
         self._types: dict[str, DeviceType] = {}
         self._presence = PresenceMonitor(bus, writer, self._devices, offline_after=offline_after)
         self._commands = CommandTracker(bus, engine, writer, registrations, self._presence)
-        self._history = DeviceHistory(engine, writer)
+        #: Pages of past states and events (``states_page``, ``events_page``).
+        self.history = DeviceHistory(engine, writer)
         # Bound once, not looked up through ``_presence`` for every ingested message.
         self._seen = self._presence.seen
         # The ``seq`` of each device's last applied state, for recognising redeliveries.
@@ -470,45 +472,6 @@ class DeviceRegistry:
     ) -> bool:
         """Apply a device's answer; False when the command is unknown or not the device's."""
         return self._commands.result(device, command_id, ok, result, error)
-
-    # ---- history (history.py) --------------------------------------------------------
-
-    async def history(
-        self, device_id: str, *, limit: int = 100, before: float | None = None
-    ) -> list[dict[str, Any]]:
-        """Newest first; ``before`` pages by timestamp (exclusive)."""
-        items, _more = await self._history.states_page(device_id, limit=limit, before=before)
-        return items
-
-    async def history_page(
-        self,
-        device_id: str,
-        *,
-        limit: int = 100,
-        before: float | PageCursor | None = None,
-        max_bytes: int | None = None,
-        chunk: int = 100,
-    ) -> Page:
-        """Up to ``limit`` states, newest first, and the cursor to the older ones
-        (``DeviceHistory.states_page``)."""
-        return await self._history.states_page(
-            device_id, limit=limit, before=before, max_bytes=max_bytes, chunk=chunk
-        )
-
-    async def events_page(
-        self,
-        device_id: str,
-        *,
-        limit: int = 100,
-        before: float | PageCursor | None = None,
-        max_bytes: int | None = None,
-        chunk: int = 100,
-    ) -> Page:
-        """Up to ``limit`` past events, newest first, and the cursor to the older ones
-        (``DeviceHistory.events_page``)."""
-        return await self._history.events_page(
-            device_id, limit=limit, before=before, max_bytes=max_bytes, chunk=chunk
-        )
 
     # ---- internals -----------------------------------------------------------------
 

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 # ECMAScript's end of input (hub.http.openapi translates).
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 
-# DeviceRegistry.history_page / events_page: (device id, limit, before, max_bytes) ->
-# (items newest first, the cursor to the older ones or None).
+# hub.devices.history.states_page / events_page: (device id, limit, before, max_bytes)
+# -> (items newest first, the cursor to the older ones or None).
 PageReader = Callable[..., Awaitable[Page]]
 
 COMMAND_SCHEMA = vol.Schema(
@@ -134,12 +134,12 @@ class DeviceViews:
 
     async def device_history(self, request: web.Request) -> web.Response:
         """State history, newest first; page with ``before`` = the previous ``nextBefore``."""
-        return await self._newest_first_page(request, self.registry.history_page)
+        return await self._newest_first_page(request, self.registry.history.states_page)
 
     async def device_events(self, request: web.Request) -> web.Response:
         """Past events, newest first, paged like history (``before`` = the previous
         ``nextBefore``), so a page opened late can show what already happened."""
-        return await self._newest_first_page(request, self.registry.events_page)
+        return await self._newest_first_page(request, self.registry.history.events_page)
 
     async def _newest_first_page(self, request: web.Request, read_page: PageReader) -> web.Response:
         """One page of a device's records, with the cursor to the next: the query

@@ -112,6 +112,6 @@ async def test_hub_runs_on_postgresql(postgres_database, hub_factory, fakes):
     device = await hub.devices.handshake("pg-1", device_type="x", transport="echo")
     hub.devices.report_state(device, {"a": 1})
     hub.devices.report_event(device, "e", {"k": "v"}, seq=1)
-    history = await hub.devices.history(device.id)
+    history, _ = await hub.devices.history.states_page(device.id)
     assert history[0]["state"] == {"a": 1}
     assert hub.db.engine.dialect.name == "postgresql"

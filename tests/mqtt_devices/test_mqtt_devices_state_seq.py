@@ -22,6 +22,6 @@ async def test_a_repeated_state_seq_is_recorded_once_until_the_next_handshake(
         assert "seq" not in stored.state
         await device.publish(topic("esp-seq", "state"), {"seq": 1, "t": 4})
         await changes.wait_for(lambda data: data["state"]["t"] == 4)
-    history = await hub.devices.history(stored.id)
+    history, _ = await hub.devices.history.states_page(stored.id)
     assert [item["state"]["t"] for item in history] == [4, 3, 1]
     assert hub.devices.duplicate_states == 1
