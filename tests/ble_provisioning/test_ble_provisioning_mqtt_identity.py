@@ -50,6 +50,18 @@ async def provision(hub, open_scan, **body):
         return response.status, await response.json()
 
 
+async def broker_refuses(url: str, payload: dict) -> None:
+    """The broker turns away the account the device was given."""
+    with pytest.raises(aiomqtt.MqttError):
+        async with device_client(
+            url,
+            payload["mqttClientId"],
+            username=payload["mqttUsername"],
+            password=payload["mqttPassword"],
+        ):
+            pass
+
+
 async def test_the_device_gets_its_own_account_and_can_use_it(
     virtual_air, hci_endpoint, start_hub, open_scan, dynsec_mosquitto
 ):
@@ -77,14 +89,7 @@ async def test_the_device_gets_its_own_account_and_can_use_it(
     # Forgetting the device deletes its account.
     assert await hub.devices.remove(body["device"]["id"])
     await mqtt_runtime(hub).accounts.forgotten.settle()
-    with pytest.raises(aiomqtt.MqttError):
-        async with device_client(
-            dynsec_mosquitto.url,
-            payload["mqttClientId"],
-            username=payload["mqttUsername"],
-            password=payload["mqttPassword"],
-        ):
-            pass
+    await broker_refuses(dynsec_mosquitto.url, payload)
 
 
 async def test_a_failed_provisioning_leaves_no_account_behind(
@@ -95,14 +100,7 @@ async def test_a_failed_provisioning_leaves_no_account_behind(
     status, body = await provision(hub, open_scan, ssid="Farm WiFi", password="wrong horse")
     assert status == 422, body
     [payload] = device.payloads
-    with pytest.raises(aiomqtt.MqttError):
-        async with device_client(
-            dynsec_mosquitto.url,
-            payload["mqttClientId"],
-            username=payload["mqttUsername"],
-            password=payload["mqttPassword"],
-        ):
-            pass
+    await broker_refuses(dynsec_mosquitto.url, payload)
 
 
 def provisioner_for(mqtt: dict | None, **ble) -> Provisioner:
