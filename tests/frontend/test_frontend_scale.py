@@ -121,6 +121,17 @@ async def test_devices_page_with_a_thousand_devices(station, new_context):
     assert len(frames) >= 3  # the page still paints; the rate itself is reported
 
 
+TOKEN_ROTATED = """async ([first, timeoutMs]) => {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+        const current = sessionStorage.getItem('stationHub.refreshToken');
+        if (current && current !== first) return current;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return sessionStorage.getItem('stationHub.refreshToken');
+}"""
+
+
 async def test_the_session_is_refreshed_silently(station, new_context):
     from playwright.async_api import expect
 
@@ -139,7 +150,9 @@ async def test_the_session_is_refreshed_silently(station, new_context):
     ) as refreshed:
         pass
     assert (await refreshed.value).status == 200
-    second = await page.evaluate("sessionStorage.getItem('stationHub.refreshToken')")
+    # The response reaches the test before the page's script has read its body and kept
+    # the new token: wait in the page for the stored token to change, within a deadline.
+    second = await page.evaluate(TOKEN_ROTATED, [first, WAIT_MS])
     assert second and second != first
     await page.get_by_role("link", name="Station").click()
     await expect(page.locator("tr[data-integration=frontend] .badge")).to_have_text("running")
