@@ -151,7 +151,6 @@ class CloudLinkRuntime:
     async def _station_reset(self, message: dict[str, Any]) -> None:
         await reset_station(self.hub, self.store, self.link, message)
 
-
     def _warn_uncallable_methods(self) -> None:
         """Without a cloud URL no cloud will ever call the methods other integrations
         registered: say so at start, naming them and the fix (the core's own check counts

@@ -260,9 +260,7 @@ async def test_the_cursor_matches_postgresql_rows_exactly(
     seen: list[int] = []
     cursor: PageCursor | None = None
     while True:
-        items, cursor = await hub.devices.history.events_page(
-            device.id, limit=2, before=cursor
-        )
+        items, cursor = await hub.devices.history.events_page(device.id, limit=2, before=cursor)
         seen.extend(item["seq"] for item in items)
         if cursor is None:
             break
