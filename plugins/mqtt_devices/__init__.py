@@ -10,6 +10,7 @@ docs/performance.md for the ingest measurements.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.hookspecs import hookimpl
@@ -38,6 +39,12 @@ def runtime_for(hub: Hub) -> MqttDevicesRuntime | None:
 @hookimpl
 def hub_config_schema() -> Any:
     return CONFIG_SCHEMA
+
+
+@hookimpl
+def hub_migrations() -> str:
+    # mqtt_session_filters: what the hub's persistent broker session may hold.
+    return str(Path(__file__).parent / "migrations")
 
 
 @hookimpl

@@ -1,9 +1,11 @@
 """The hub's one connection to the broker, kept up for as long as the hub runs.
 
 Each session: connect with a stable client id and a persistent session (so QoS 1 messages
-published while the hub was away are waiting for it), subscribe to every registered topic,
-announce ``online`` (retained; the will says ``offline``), then wait for the connection to
-drop or the hub to stop. A drop leads to a new attempt after a backoff with jitter.
+published while the hub was away are waiting for it), unsubscribe the filters the session
+still holds but nobody registers any more (session_record.py), subscribe to every
+registered topic, announce ``online`` (retained; the will says ``offline``), then wait for
+the connection to drop or the hub to stop. A drop leads to a new attempt after a backoff
+with jitter.
 
 Received messages do not pass through here: before each connection ``MessagePump.attach``
 (pump.py) takes paho's message callback and acknowledgements, and from there every message
@@ -32,6 +34,7 @@ from hub.backoff import Backoff, BackoffPolicy
 from .config import BrokerAddress, TlsOptions
 from .const import HUB_OFFLINE, HUB_ONLINE
 from .pump import MessagePump
+from .session_record import SessionRecord
 from .takeover import TakeoverDetector
 
 _LOGGER = logging.getLogger(__name__)
@@ -89,6 +92,7 @@ class MqttConnection:
         tls: TlsOptions | None = None,
         on_change: Callable[[bool, str | None], None] | None = None,
         before_session: Callable[[], Awaitable[None]] | None = None,
+        record: SessionRecord | None = None,
     ) -> None:
         self.address = address
         self.client_id = client_id
@@ -105,6 +109,8 @@ class MqttConnection:
         # Runs before each connection attempt (the broker's roles for the hub, which must
         # exist before it publishes); it must not raise.
         self._before_session = before_session
+        # What the broker's session may hold, remembered across sessions and restarts.
+        self._record = record
         self._tls_context: ssl.SSLContext | None = None
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
@@ -162,6 +168,8 @@ class MqttConnection:
         client = self._client
         if client is None or not self.connected.is_set():
             return
+        if self._record is not None:
+            await self._record.subscribing(pattern)
         try:
             options = self._options(qos)
             if isinstance(options, SubscribeOptions):
@@ -174,15 +182,22 @@ class MqttConnection:
             )
 
     async def unsubscribe(self, pattern: str) -> None:
-        """Unsubscribe now if connected; a later session never subscribes to a withdrawn
-        topic, since it reads the registered ones afresh."""
+        """Unsubscribe now if connected; otherwise the filter stays remembered and the next
+        session unsubscribes it (and never subscribes it again: it reads the registered
+        ones afresh)."""
         client = self._client
         if client is None or not self.connected.is_set():
             return
         try:
             await client.unsubscribe(pattern)
         except aiomqtt.MqttError as error:
+            # Still remembered: the next session unsubscribes it.
             _LOGGER.info("Could not unsubscribe from %s (%s)", pattern, error)
+            return
+        # Registered again meanwhile: its SUBSCRIBE may follow, so it stays remembered.
+        registered = {name for name, _qos in self._subscriptions()}
+        if self._record is not None and pattern not in registered:
+            await self._record.unsubscribed(pattern)
 
     async def wait_for_session(self, number: int) -> None:
         """Return once the ``number``-th session is up (1 = the first connection)."""
@@ -273,6 +288,9 @@ class MqttConnection:
 
     async def _subscribe_all(self, client: aiomqtt.Client) -> None:
         filters = self._subscriptions()
+        if self._record is not None:
+            registered = [pattern for pattern, _qos in filters]
+            await self._record.prepare(client, registered, SESSION_SETUP_TIMEOUT)
         if not filters:
             return
         # All options or all QoS numbers (_options depends only on the protocol): aiomqtt

@@ -32,6 +32,8 @@ from .probe import broker_answers
 from .protocol import DeviceProtocol
 from .pump import MessagePump
 from .router import TopicRouter
+from .session_filters import SessionFilters
+from .session_record import SessionRecord
 from .topics import hub_status_topic
 from .transport import MqttCommandTransport
 
@@ -80,6 +82,8 @@ class MqttDevicesRuntime:
         )
         self.transport = MqttCommandTransport(hub.station_id)
         self.connection: MqttConnection | None = None
+        # The filters remembered in this hub's persistent session (session_record.py).
+        self.session_filters: SessionFilters | None = None
         self.embedded: EmbeddedBroker | None = None
         self.mode = "external"
         self._sending: set[asyncio.Task[None]] = set()
@@ -107,6 +111,9 @@ class MqttDevicesRuntime:
 
     async def start(self) -> None:
         address = await self._choose_broker()
+        self.session_filters = SessionFilters(
+            self._hub.db.require_engine(), address.url, self.client_id
+        )
         self.connection = MqttConnection(
             address,
             client_id=self.client_id,
@@ -121,6 +128,7 @@ class MqttDevicesRuntime:
             tls=self.settings.tls,
             on_change=self._connection_changed,
             before_session=self.accounts.before_session,
+            record=SessionRecord(self.session_filters, address.url),
         )
         self.accounts.start(address, self.mode, self.connection)
         self.transport.connection = self.connection
