@@ -47,6 +47,8 @@ PENDING_PUBLISH_WARNING = 1000
 # (Mosquitto 2.0 was seen sending ~30 000 queued messages ahead of them); the hub handles
 # that backlog meanwhile, so waiting for them must outlast it.
 SESSION_SETUP_TIMEOUT = 300.0
+# Rounds of catching up with registrations changed during a session's set-up.
+CATCH_UP_ROUNDS = 10
 # MQTT 5: how many unacknowledged QoS 1 messages the broker may send us (Receive Maximum).
 # Acks wait for the batch commit, so this is the batch size's ceiling; it matches
 # max_inflight_messages in config/mosquitto.conf, which is what 3.1.1 sessions get.
@@ -168,6 +170,18 @@ class MqttConnection:
         client = self._client
         if client is None or not self.connected.is_set():
             return
+        await self._subscribe_one(client, pattern, qos)
+
+    async def unsubscribe(self, pattern: str) -> None:
+        """Unsubscribe now if connected; otherwise the filter stays remembered and the next
+        session unsubscribes it (and never subscribes it again: it reads the registered
+        ones afresh)."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            return
+        await self._unsubscribe_one(client, pattern)
+
+    async def _subscribe_one(self, client: aiomqtt.Client, pattern: str, qos: int) -> None:
         if self._record is not None:
             await self._record.subscribing(pattern)
         try:
@@ -181,13 +195,7 @@ class MqttConnection:
                 "Could not subscribe to %s (%s); will retry on reconnect", pattern, error
             )
 
-    async def unsubscribe(self, pattern: str) -> None:
-        """Unsubscribe now if connected; otherwise the filter stays remembered and the next
-        session unsubscribes it (and never subscribes it again: it reads the registered
-        ones afresh)."""
-        client = self._client
-        if client is None or not self.connected.is_set():
-            return
+    async def _unsubscribe_one(self, client: aiomqtt.Client, pattern: str) -> None:
         try:
             await client.unsubscribe(pattern)
         except aiomqtt.MqttError as error:
@@ -265,10 +273,13 @@ class MqttConnection:
         # A resumed session may deliver a long backlog before our SUBACK comes back; those
         # messages are handled as they arrive, so the attempt has succeeded already.
         self.first_attempt_done.set()
-        await self._subscribe_all(client)
+        subscribed = await self._subscribe_all(client)
         await client.publish(
             self.status_topic, HUB_ONLINE, qos=1, retain=True, timeout=SESSION_SETUP_TIMEOUT
         )
+        await self._catch_up(client, subscribed)
+        # No await since _catch_up's last look: from here on the registrations observer
+        # subscribes and unsubscribes live, so no change falls between the two.
         self.state = CONNECTED
         self.last_error = None
         self.connected.set()
@@ -279,6 +290,32 @@ class MqttConnection:
             self._sessions_changed.notify_all()
         await self._until_lost_or_stopped(client)
 
+    async def _catch_up(self, client: aiomqtt.Client, subscribed: list[tuple[str, int]]) -> None:
+        """Apply what was registered or withdrawn while the session was being set up.
+
+        The observer leaves those to the session (it is not connected yet), and they do
+        happen: integrations set up after mqtt_devices run while its first session
+        subscribes, and one that fails withdraws its topics. Each round looks again, since
+        the broker's answers let other set-ups run; changes come only from integrations'
+        set-up, so a few rounds settle it (bounded all the same).
+        """
+        held = {pattern for pattern, _qos in subscribed}
+        for _ in range(CATCH_UP_ROUNDS):
+            current = self._subscriptions()
+            added = [(pattern, qos) for pattern, qos in current if pattern not in held]
+            withdrawn = held - {pattern for pattern, _qos in current}
+            if not added and not withdrawn:
+                return
+            for pattern, qos in added:
+                await self._subscribe_one(client, pattern, qos)
+            for pattern in sorted(withdrawn):
+                await self._unsubscribe_one(client, pattern)
+            held = {pattern for pattern, _qos in current}
+        _LOGGER.warning(
+            "Topic registrations kept changing while the MQTT session was set up; the "
+            "last changes reach the broker with the next session"
+        )
+
     def _options(self, qos: int) -> int | SubscribeOptions:
         """MQTT 5: "retain as published", so a retained publish is recognisable as one even
         when it is delivered live (3.1.1 clears the flag; only replays carry it)."""
@@ -286,13 +323,14 @@ class MqttConnection:
             return _retain_as_published(qos)
         return qos
 
-    async def _subscribe_all(self, client: aiomqtt.Client) -> None:
+    async def _subscribe_all(self, client: aiomqtt.Client) -> list[tuple[str, int]]:
+        """Subscribe to every registered filter; returns the filters subscribed."""
         filters = self._subscriptions()
         if self._record is not None:
             registered = [pattern for pattern, _qos in filters]
             await self._record.prepare(client, registered, SESSION_SETUP_TIMEOUT)
         if not filters:
-            return
+            return filters
         # All options or all QoS numbers (_options depends only on the protocol): aiomqtt
         # takes a list of one kind or the other, not a mix.
         topics: list[tuple[str, SubscribeOptions]] | list[tuple[str, int]]
@@ -309,6 +347,7 @@ class MqttConnection:
                     pattern,
                     code,
                 )
+        return filters
 
     async def _until_lost_or_stopped(self, client: aiomqtt.Client) -> None:
         lost = asyncio.ensure_future(_connection_lost(client))

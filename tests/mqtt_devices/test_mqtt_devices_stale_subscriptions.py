@@ -129,6 +129,46 @@ async def test_a_topic_gone_from_the_configuration_is_unsubscribed_after_a_resta
     assert await remembered(runtime) == registered
 
 
+def failing_topics_integration(arrived: asyncio.Queue[MqttMessage]) -> types.ModuleType:
+    """Registers ``STALE``, is set up after mqtt_devices, and fails: its topic is withdrawn
+    while mqtt_devices' first session is still subscribing."""
+    module = topics_integration(arrived)
+
+    @hookimpl
+    def hub_dependencies() -> list[str]:
+        return [DOMAIN]
+
+    @hookimpl
+    def hub_setup(hub: Any, config: dict[str, Any]) -> None:
+        raise RuntimeError("this integration cannot start")
+
+    module.hub_dependencies = hub_dependencies  # type: ignore[attr-defined]
+    module.hub_setup = hub_setup  # type: ignore[attr-defined]
+    return module
+
+
+async def test_a_topic_withdrawn_while_the_session_is_set_up_is_not_left_subscribed(
+    hub_factory, mosquitto: MosquittoBroker
+) -> None:
+    arrived: asyncio.Queue[MqttMessage] = asyncio.Queue()
+    config = hub_config(mosquitto.url)
+    config["news_topics"] = {}
+    hub = await hub_factory(
+        config,
+        integrations={
+            "static_auth": static_auth,
+            "news_topics": failing_topics_integration(arrived),
+        },
+    )
+    assert hub.integration_state("news_topics") == "failed"
+    runtime = runtime_for(hub)
+    assert runtime is not None and runtime.connection is not None
+    await runtime.connection.wait_for_session(1)
+    await assert_not_delivered(runtime, mosquitto.url, "after-setup")
+    assert arrived.empty()
+    assert STALE not in await remembered(runtime)
+
+
 async def test_the_record_is_kept_per_broker_and_client_id(tmp_path: Path) -> None:
     """Another broker (or client id) is another session: its filters are not these."""
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
