@@ -45,6 +45,7 @@ class DeviceAccounts:
         self._settings = settings
         self._client_id = client_id
         self._connection: MqttConnection | None = None
+        self._address_url = ""
         self.identities: DeviceIdentities | None = None
         self.forgotten: ForgottenDevices | None = None
         self.state = OFF
@@ -60,14 +61,16 @@ class DeviceAccounts:
             # Loopback only (see EmbeddedBroker): no device on the LAN can reach it at all.
             self.state = LOOPBACK_ONLY
             return
+        self._address_url = address.url
         if self._settings.device_identities != IDENTITIES_DYNSEC:
-            _LOGGER.warning(
-                "SECURITY: mqtt_devices.device_identities is off: every client that can log in "
-                "to %s can publish as any device, read every command and take over sessions. "
-                "Load Mosquitto's dynamic security plugin (config/mosquitto.conf) and set "
-                "device_identities: dynsec",
-                address.url,
+            line = (
+                "SECURITY: mqtt_devices.device_identities is off: every client that can log "
+                f"in to {address.url} can publish as any device, read every command and take "
+                "over sessions. Load Mosquitto's dynamic security plugin "
+                "(config/mosquitto.conf) and set device_identities: dynsec"
             )
+            _LOGGER.warning("%s", line)
+            self._hub.add_startup_note(line)
             return
         admin = DynsecAdmin(
             address,
@@ -108,12 +111,12 @@ class DeviceAccounts:
             self._retry_setup = True
         except DynsecError as error:
             self._retry_setup = False
-            _LOGGER.error(
-                "SECURITY: per-device MQTT identities are unavailable (%s). Devices cannot be "
-                "given their own broker accounts; set device_identities: off only for a broker "
-                "without the plugin",
-                error,
+            line = (
+                f"SECURITY: devices cannot get their own MQTT accounts at {self._address_url}, "
+                f"so BLE provisioning is refused: {error}"
             )
+            _LOGGER.error("%s", line)
+            self._hub.add_startup_note(line)
 
     async def ensure(self) -> DeviceIdentities:
         """The identities, their broker roles in place; retried after a failure."""

@@ -113,8 +113,9 @@ class DeviceIdentities:
         """
         if not self.hub_username:
             raise DynsecError(
-                "device_identities: dynsec needs the hub's own MQTT account "
-                "(mqtt_devices.username/password, one with the dynsec admin role)"
+                "the hub logs in to the broker without an account of its own; set "
+                "mqtt_devices.username and password to one with the dynsec admin role "
+                '(docs/mqtt-protocol.md, "Device identities")'
             )
         if self.legacy_account == self.hub_username:
             raise DynsecError("mqtt_devices.legacy_device_account must not be the hub's account")

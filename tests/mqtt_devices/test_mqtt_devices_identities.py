@@ -357,3 +357,24 @@ def test_simulate_identities_need_an_admin_login(capsys):
     )
     assert code == 2
     assert "dynsec admin" in capsys.readouterr().err
+
+
+async def test_the_start_up_summary_says_when_devices_cannot_get_accounts(start_hub, mosquitto):
+    """A broker reached without the hub's own account: the operator reads the problem and
+    the fix in the start-up summary, not only somewhere in the log."""
+    from hub.console import startup_summary
+
+    hub = await start_hub(mosquitto.url)
+    notes = [line for line in startup_summary(hub) if "SECURITY" in line]
+    assert len(notes) == 1, startup_summary(hub)
+    assert "BLE provisioning is refused" in notes[0]
+    assert "mqtt_devices.username and password" in notes[0]
+    assert runtime_for(hub).accounts.health()["state"] == "unavailable"
+
+
+async def test_the_start_up_summary_says_when_identities_are_off(start_hub, mosquitto):
+    from hub.console import startup_summary
+
+    hub = await start_hub(mosquitto.url, device_identities="off")
+    notes = [line for line in startup_summary(hub) if "SECURITY" in line]
+    assert len(notes) == 1 and "device_identities is off" in notes[0], startup_summary(hub)
