@@ -11,10 +11,8 @@ const MAX_PAGES = 10;
 // The events list starts with this many past events, newest first, and "Older events"
 // reads this many more each time; live ones go on top (see showLive for the list's cap).
 const MAX_EVENTS = 50;
-// Entries the cap took off the bottom of the list, kept (as data, not elements) so that
-// "Older events" shows them again before it reads further back; past this many the list
-// stops paging (the page says to reload) rather than hold an open page's every event.
-const MAX_TRIMMED = 1000;
+// The most a request may ask the events route for (its `limit` stops at 1000).
+const MAX_LIMIT = 1000;
 // An event is stamped (recordedAt) and fired (time_fired) in one synchronous call on the
 // hub, so the same event's two times are this close; two events that match in type, seq
 // and data within it are taken for one.
@@ -38,12 +36,51 @@ async function historySince(deviceId, seconds) {
   return items;
 }
 
-// One page of past events, newest first: {items, nextBefore}; `before` is the previous
-// page's nextBefore (a keyset cursor), null for the newest page.
-function eventsPage(deviceId, before) {
-  const query = new URLSearchParams({ limit: String(MAX_EVENTS) });
-  if (before) query.set("before", before);
-  return api("GET", `/api/devices/${encodeURIComponent(deviceId)}/events?${query}`);
+// Past events, newest first, from where a walk that starts at `before` (a keyset cursor,
+// a time, or null for the newest) has passed `skip` rows: up to `want` of them, and
+// {items, nextBefore} with nextBefore right below the last one (null: none older).
+// Each item gets its `place`, {before, skip}: the walk that reaches it again, so the page
+// can go on below it even once what came after it is gone (null for the newest page,
+// whose start moves as events come). The rows to pass over are read on their own, so
+// the items' places start from the cursor right below them and their skips stay under
+// `want`. A start with `live` (see livePlace) counts that live event as its first row,
+// and does not when the hub's first row is not that event.
+async function eventsBelow(deviceId, start, want) {
+  let { before, skip } = start;
+  const items = [];
+  for (let first = true; ; first = false) {
+    const limit = Math.min(MAX_LIMIT, skip > 0 ? skip : want - items.length);
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before !== null) query.set("before", before);
+    const page = await api("GET", `/api/devices/${encodeURIComponent(deviceId)}/events?${query}`);
+    if (first && start.live && !sameEvent(page.items[0], start.live)) skip -= 1;
+    page.items.forEach((item, index) => {
+      if (index < skip) return;
+      item.place = before === null ? null : { before, skip: index };
+      items.push(item);
+    });
+    skip = Math.max(0, skip - page.items.length);
+    const nextBefore = page.nextBefore ?? null;
+    if (nextBefore === null || items.length >= want) return { items, nextBefore };
+    before = nextBefore;
+  }
+}
+
+// A live event's place: a walk from its time_fired (a time: what was recorded before it)
+// starts with it, as the hub records an event's time just before it fires it, and what
+// it records later is stamped later; recordedAt stops at the microsecond, though, so the
+// walk may start right below it instead (eventsBelow looks).
+function livePlace(live) {
+  return { before: live.recordedAt, skip: 0, live };
+}
+
+// Whether `read` (from the hub) is the live event `live`: as alreadyShown matches them.
+function sameEvent(read, live) {
+  if (!read) return false;
+  const gap = Date.parse(live.recordedAt) - Date.parse(read.recordedAt);
+  return gap >= 0 && gap <= SAME_EVENT_MS && read.type === live.type
+    && (read.seq ?? null) === (live.seq ?? null)
+    && JSON.stringify(read.data ?? null) === JSON.stringify(live.data ?? null);
 }
 
 function eventLine(item) {
@@ -137,18 +174,22 @@ export async function renderDevice(main, deviceId) {
   // arrives during the read is held, and shown after it unless the read already had it.
   let held = [];
   let unmatched = [];
-  // Paging back: `nextBefore` is where the hub's next older page starts (null: none).
-  // The list's cap is MAX_EVENTS plus every event "Older events" added: a click raises
-  // the cap by what it brought in, so it never pushes out what was there nor is undone
-  // by the next live event; only live events beyond the cap trim the bottom, as they
-  // always did, so a page left open on a chatty device stays bounded. An entry trimmed
-  // off the bottom is kept in `trimmed` (newest first) and the next "Older events"
-  // shows it again before reading from the hub: the list stays one unbroken run from
-  // the newest event down, and the cursor still continues right below it.
+  // Paging back. The list is one unbroken run of the device's events from the newest
+  // down. Its cap is MAX_EVENTS plus every event "Older events" added: a click raises the
+  // cap by what it brought in, so it never pushes out what was there nor is undone by the
+  // next live event; only live events beyond the cap trim the bottom, so a page left open
+  // on a chatty device stays bounded. A trim keeps nothing: "Older events" goes on right
+  // below whatever entry is at the bottom then, however many were trimmed. While nothing
+  // was trimmed since the last read, that is the hub's `nextBefore` (null: no older
+  // ones); after a trim it is found from the nearest entry at or above the bottom whose
+  // place (see eventsBelow) is known, skipping the entries between that the list still
+  // shows: a few rows more to read, and no event lost or shown twice.
   let nextBefore = null;
+  let trimmedSinceRead = false;
   let cap = MAX_EVENTS;
-  const trimmed = [];
-  let lostTrimmed = false;
+  // What live events trim while a read is under way: shown again on top of its page,
+  // which starts below the entry that was the bottom when the read began.
+  let trimmedWhileReading = null;
   const entries = new WeakMap();
   const line = (item) => {
     const li = eventLine(item);
@@ -156,23 +197,31 @@ export async function renderDevice(main, deviceId) {
     return li;
   };
   const showOlderButton = () => {
-    older.hidden = nextBefore === null && trimmed.length === 0;
+    older.hidden = nextBefore === null && !trimmedSinceRead;
   };
   const showLive = (live) => {
     if (alreadyShown(unmatched, live)) return;
+    live.place = livePlace(live);
     events.prepend(line(live));
     while (events.children.length > cap) {
       const item = entries.get(events.lastChild);
       events.lastChild.remove();
-      if (item) trimmed.unshift(item);
-    }
-    if (trimmed.length > MAX_TRIMMED) {
-      // Too many to keep: the list can no longer continue without a gap.
-      trimmed.length = MAX_TRIMMED;
-      nextBefore = null;
-      lostTrimmed = true;
+      trimmedSinceRead = true;
+      if (item && trimmedWhileReading) trimmedWhileReading.unshift(item);
     }
     showOlderButton();
+  };
+  // Where the events below the list's bottom entry start: the nearest entry at or above
+  // it with a known place, and how many rows past that place the bottom entry is.
+  const belowBottom = () => {
+    if (!trimmedSinceRead) return { before: nextBefore, skip: 0 };
+    let rows = 1;
+    for (let li = events.lastElementChild; li; li = li.previousElementSibling, rows += 1) {
+      const place = entries.get(li)?.place;
+      if (place) return { ...place, skip: place.skip + rows };
+    }
+    // Not met: a trim happens only when a live event (which has a place) is on top.
+    throw new Error("the list lost its place; reload the page");
   };
   // aria-disabled rather than disabled while a page is read: a disabled button loses the
   // keyboard's focus, and the user would have to find their place again.
@@ -182,31 +231,23 @@ export async function renderDevice(main, deviceId) {
     reading = true;
     older.setAttribute("aria-disabled", "true");
     olderStatus.textContent = "Reading older events…";
+    trimmedWhileReading = [];
     try {
-      let added = trimmed.splice(0, MAX_EVENTS);
-      if (added.length === 0) {
-        const page = await eventsPage(device.id, nextBefore);
-        if (lostTrimmed) {
-          // Over a thousand live events during one read: the page no longer joins on.
-          added = trimmed.splice(0, MAX_EVENTS);
-        } else {
-          // Entries live events trimmed during the read are newer than its page.
-          added = trimmed.splice(0).concat(page.items);
-          nextBefore = page.nextBefore ?? null;
-        }
-      }
+      const page = await eventsBelow(device.id, belowBottom(), MAX_EVENTS);
+      const added = trimmedWhileReading.concat(page.items);
+      nextBefore = page.nextBefore;
+      trimmedSinceRead = false;
       events.append(...added.map(line));
       cap += added.length;
       showOlderButton();
       const count = `${added.length} older ${added.length === 1 ? "event" : "events"} added`;
-      if (!older.hidden) olderStatus.textContent = `${count}.`;
-      else if (lostTrimmed) olderStatus.textContent = `${count}; reload the page to read further back.`;
-      else olderStatus.textContent = `${count}; there are no older ones.`;
+      olderStatus.textContent = older.hidden ? `${count}; there are no older ones.` : `${count}.`;
       // The button the keyboard was on may be gone: keep focus on the card.
       if (older.hidden) olderStatus.focus();
     } catch (error) {
       olderStatus.textContent = `Older events could not be read: ${error.message}`;
     } finally {
+      trimmedWhileReading = null;
       reading = false;
       older.removeAttribute("aria-disabled");
     }
@@ -218,10 +259,10 @@ export async function renderDevice(main, deviceId) {
     else showLive(live);
   }));
   try {
-    const page = await eventsPage(device.id, null);
+    const page = await eventsBelow(device.id, { before: null, skip: 0 }, MAX_EVENTS);
     unmatched = page.items.slice();
     events.append(...page.items.map(line));
-    nextBefore = page.nextBefore ?? null;
+    nextBefore = page.nextBefore;
     showOlderButton();
   } catch (error) {
     events.append(h("li", { class: "muted" }, `Past events could not be read: ${error.message}`));
