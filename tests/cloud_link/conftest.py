@@ -15,13 +15,23 @@ from typing import Any
 import aiohttp
 import pytest
 
+from hub.core import Hub
 from hub.testing.cloud import FAST_LINK_TIMINGS, WAIT, CloudConnection, FakeCloud
 from hub.testing.cloud import STATION_TOKEN as GOOD_TOKEN
+from plugins.cloud_link import runtime_for
 from plugins.cloud_link.jsonrpc import JsonRpcPeer, PeerLimits
+from plugins.cloud_link.runtime import CloudLinkRuntime
 from plugins.cloud_link.session import CloudSession, authenticate
 from plugins.cloud_link.socket import open_socket
 
 __all__ = ["FAST", "GOOD_TOKEN", "WAIT"]
+
+
+def link_runtime(hub: Hub) -> CloudLinkRuntime:
+    """``runtime_for(hub)`` of a hub whose cloud link a test has set up: never None there."""
+    runtime = runtime_for(hub)
+    assert runtime is not None, "cloud_link is not set up on this hub"
+    return runtime
 
 
 @dataclass

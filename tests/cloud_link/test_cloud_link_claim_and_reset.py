@@ -8,11 +8,10 @@ import sqlalchemy as sa
 
 from hub.db import tables
 from hub.devices.models import COMMAND_FAILED
-from plugins.cloud_link import runtime_for
 from plugins.cloud_link.const import EXIT_STATION_RESET, STATE_CONNECTED, STATE_NOT_CONFIGURED
 from plugins.cloud_link.tables import cloud_config
 from tests.cloud_link import fake_devices
-from tests.cloud_link.conftest import AGENT_TOKEN, GOOD_TOKEN, WAIT
+from tests.cloud_link.conftest import AGENT_TOKEN, GOOD_TOKEN, WAIT, link_runtime
 
 CLAIMED_TOKEN = "token-issued-at-claim"
 
@@ -26,7 +25,7 @@ async def _claim_rows(hub) -> list[tuple[str, float]]:
 
 
 async def _wait_state(hub, state: str) -> None:
-    status = runtime_for(hub).link.status
+    status = link_runtime(hub).link.status
     await asyncio.wait_for(status.wait_for(lambda s: s.state == state), WAIT)
 
 
@@ -89,7 +88,7 @@ async def test_a_new_claim_replaces_the_live_session(cloud_hub, fake_cloud, hub_
 async def test_the_claim_survives_a_hub_restart(cloud_hub, fake_cloud) -> None:
     fake_cloud.accepted_tokens = {CLAIMED_TOKEN}
     hub = await cloud_hub(station_token=None)
-    await runtime_for(hub).claim(CLAIMED_TOKEN)
+    await link_runtime(hub).claim(CLAIMED_TOKEN)
     await fake_cloud.next_connection()
     config_dir = hub.config_dir
     await hub.stop()
@@ -101,7 +100,7 @@ async def test_the_claim_survives_a_hub_restart(cloud_hub, fake_cloud) -> None:
     try:
         connection = await fake_cloud.next_connection()
         assert connection.token == CLAIMED_TOKEN
-        assert runtime_for(again).status()["claimedAt"] is not None
+        assert link_runtime(again).status()["claimedAt"] is not None
     finally:
         await again.stop()
 
@@ -117,7 +116,7 @@ async def test_station_reset_wipes_the_claim_resets_devices_and_exits(
 ) -> None:
     fake_cloud.accepted_tokens = {CLAIMED_TOKEN}
     hub = await cloud_hub(station_token=None)
-    await runtime_for(hub).claim(CLAIMED_TOKEN)
+    await link_runtime(hub).claim(CLAIMED_TOKEN)
     cloud = await fake_cloud.next_connection()
     lamp = await hub.devices.handshake("lamp-1", device_type="x", transport="fake")
     broken = await hub.devices.handshake("lamp-2", device_type="x", transport="fake")

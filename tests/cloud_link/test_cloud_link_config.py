@@ -31,6 +31,7 @@ def test_a_bad_cloud_host_is_reported_not_fatal(host: str) -> None:
     settings = LinkSettings.from_config({}, host)
     if host.strip():
         assert settings.url is None
+        assert settings.url_error is not None
         assert "CLOUD_HOST" in settings.url_error
     else:
         assert settings.url is None

@@ -8,7 +8,6 @@ import itertools
 import pytest
 
 from hub.backoff import Backoff, BackoffPolicy
-from plugins.cloud_link import runtime_for
 from plugins.cloud_link.const import (
     STATE_AUTH_FAILED,
     STATE_BACKOFF,
@@ -16,11 +15,11 @@ from plugins.cloud_link.const import (
     STATE_NOT_CONFIGURED,
 )
 from tests.cloud_link import fake_devices
-from tests.cloud_link.conftest import FAST, GOOD_TOKEN, WAIT
+from tests.cloud_link.conftest import FAST, GOOD_TOKEN, WAIT, link_runtime
 
 
 async def _wait_state(hub, state: str) -> None:
-    link = runtime_for(hub).link
+    link = link_runtime(hub).link
     await asyncio.wait_for(link.status.wait_for(lambda status: status.state == state), WAIT)
 
 
@@ -47,7 +46,7 @@ async def test_auth_failed_stops_reports_and_retries_slowly(cloud_hub, fake_clou
     fake_cloud.accepted_tokens = {"some-other-token"}
     hub = await cloud_hub(auth_retry=0.4)
     await _wait_state(hub, STATE_AUTH_FAILED)
-    status = runtime_for(hub).status()
+    status = link_runtime(hub).status()
     assert "unknown station token" in status["lastError"]
     assert 0 < status["nextRetryIn"] <= 0.4
     # The retry comes after auth_retry, not after the short connection backoff.
@@ -79,7 +78,7 @@ async def test_a_cloud_that_stops_answering_pings_is_dropped_and_redialled(
     assert first.pings_seen == 1
     second = await fake_cloud.next_connection()
     assert second.token == GOOD_TOKEN
-    assert "no pong" in runtime_for(hub).status()["lastError"]
+    assert "no pong" in link_runtime(hub).status()["lastError"]
 
 
 async def test_a_cloud_that_answers_pings_keeps_the_link(cloud_hub, fake_cloud) -> None:
@@ -88,7 +87,7 @@ async def test_a_cloud_that_answers_pings_keeps_the_link(cloud_hub, fake_cloud) 
     async with asyncio.timeout(WAIT):
         while connection.pings_seen < 10:
             await connection.call("devices.snapshot")
-    assert runtime_for(hub).link.status.connections == 1
+    assert link_runtime(hub).link.status.connections == 1
     assert not connection.closed.is_set()
 
 
@@ -113,7 +112,7 @@ async def test_a_cloud_that_is_down_is_retried_within_the_backoff_bounds(
         assert low <= gap <= high + 0.5, (attempt, gap, low, high)
     # The delay grew to the cap and stayed there.
     assert policy.bounds(4)[1] == pytest.approx(FAST["backoff_max"])
-    status = runtime_for(hub).status()
+    status = link_runtime(hub).status()
     assert status["state"] in (STATE_BACKOFF, "connecting", "authenticating")
     assert "503" in status["lastError"]
 
@@ -122,7 +121,7 @@ async def test_a_closed_port_is_reported_with_the_next_retry(cloud_hub, fake_clo
     await fake_cloud.stop()
     hub = await cloud_hub(backoff_initial=5, backoff_max=5)
     await _wait_state(hub, STATE_BACKOFF)
-    status = runtime_for(hub).status()
+    status = link_runtime(hub).status()
     assert status["lastError"].startswith("connect failed")
     assert 4.0 * 0.8 <= status["nextRetryIn"] <= 5.0
 
@@ -137,7 +136,7 @@ async def test_a_cloud_restart_is_survived_without_help(cloud_hub, fake_cloud) -
     second = await fake_cloud.next_connection()
     assert (await second.call("devices.snapshot"))["result"] == {"devices": [], "nextCursor": None}
     await _wait_state(hub, STATE_CONNECTED)
-    assert runtime_for(hub).link.status.connections == 2
+    assert link_runtime(hub).link.status.connections == 2
 
 
 async def test_latest_state_per_device_is_sent_once_after_an_outage(cloud_hub, fake_cloud) -> None:
@@ -156,7 +155,7 @@ async def test_latest_state_per_device_is_sent_once_after_an_outage(cloud_hub, f
         hub.devices.report_state(lamp, {"level": level})
     hub.devices.report_state(heater, {"on": True})
     hub.devices.report_event(lamp, "button", {"press": "long"}, seq=7)
-    assert runtime_for(hub).outbox.pending == 3
+    assert link_runtime(hub).outbox.pending == 3
 
     await fake_cloud.start()
     second = await fake_cloud.next_connection()
@@ -169,7 +168,7 @@ async def test_latest_state_per_device_is_sent_once_after_an_outage(cloud_hub, f
     ]
     events = [item for item in flushed if item["method"] == "device.event"]
     assert [(e["params"]["type"], e["params"]["seq"]) for e in events] == [("button", 7)]
-    assert runtime_for(hub).outbox.pending == 0
+    assert link_runtime(hub).outbox.pending == 0
     # Nothing is sent twice: the next notification on the wire is a new change.
     hub.devices.report_state(heater, {"on": False})
     assert (await second.next_json())["params"]["state"] == {"on": False}
@@ -187,7 +186,7 @@ async def test_outage_buffer_is_bounded(cloud_hub, fake_cloud) -> None:
     for device in devices:
         hub.devices.report_state(device, {"v": 1})
         hub.devices.report_event(device, "tick")
-    outbox = runtime_for(hub).outbox
+    outbox = link_runtime(hub).outbox
     # Two newest states, two newest presences, three newest events.
     assert outbox.pending == 2 + 2 + 3
     assert outbox.dropped == 2 + 2 + 1
@@ -229,7 +228,7 @@ async def test_not_configured_without_url_or_token(hub_factory) -> None:
     hub = await hub_factory(
         {"static_auth": {}, "cloud_link": {}}, integrations={"static_auth": static_auth}
     )
-    status = runtime_for(hub).status()
+    status = link_runtime(hub).status()
     assert status["state"] == STATE_NOT_CONFIGURED
     assert status["nextRetryIn"] is None
 
@@ -259,4 +258,4 @@ async def test_a_notification_that_cannot_be_encoded_does_not_stop_the_rest(
     hub.devices.report_state(lamp, {"on": True})
     state = await cloud.next_json()
     assert state["method"] == "device.state"
-    assert runtime_for(hub).outbox.dropped == 1
+    assert link_runtime(hub).outbox.dropped == 1

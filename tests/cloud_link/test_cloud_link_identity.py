@@ -14,8 +14,7 @@ import sqlalchemy as sa
 
 from plugins.auth import get_user_store
 from plugins.auth.tables import station_members, stations, users
-from plugins.cloud_link import runtime_for
-from tests.cloud_link.conftest import WAIT
+from tests.cloud_link.conftest import WAIT, link_runtime
 
 FAST_HASHING = {"password_hashing": {"time_cost": 1, "memory_kib": 8192, "parallelism": 1}}
 
@@ -30,7 +29,7 @@ class Station:
     def __init__(self, hub: Any, cloud: Any) -> None:
         self.hub = hub
         self.cloud = cloud
-        self.legacy = runtime_for(hub).legacy
+        self.legacy = link_runtime(hub).legacy
         self.sent = 0
 
     async def apply(self, *messages: dict[str, Any]) -> None:
@@ -92,6 +91,7 @@ async def test_identity_sync_mirrors_members_name_and_owner(cloud_hub, fake_clou
     row = await station.station_row()
     assert row["name"] == "North Yard"
     alice = await get_user_store(station.hub).get_user_by_cloud_id("c-alice")
+    assert alice is not None
     assert row["owner_user_id"] == alice.id
 
     # A later sync without carol removes her; bob becomes admin; local users stay.
@@ -101,7 +101,7 @@ async def test_identity_sync_mirrors_members_name_and_owner(cloud_hub, fake_clou
         "c-bob": ("bob", "admin", "admin"),
     }
     assert await get_user_store(station.hub).get_user(local.id) is not None
-    assert runtime_for(station.hub).legacy.failed == 0
+    assert link_runtime(station.hub).legacy.failed == 0
 
 
 async def test_member_messages_one_by_one(cloud_hub, fake_cloud) -> None:
@@ -127,7 +127,7 @@ async def test_member_messages_one_by_one(cloud_hub, fake_cloud) -> None:
 
     await station.apply({"type": "member_removed", "cloudUserId": "c-bob"})
     assert set(await station.members()) == {"c-alice"}
-    assert runtime_for(station.hub).legacy.failed == 0
+    assert link_runtime(station.hub).legacy.failed == 0
 
 
 async def test_passwords_from_the_cloud_log_in_and_changes_end_sessions(
@@ -176,7 +176,7 @@ async def test_bad_legacy_messages_are_refused_and_the_link_stays(cloud_hub, fak
         {"type": "no_such_message"},
         {"type": 42},
     )
-    legacy = runtime_for(station.hub).legacy
+    legacy = link_runtime(station.hub).legacy
     assert legacy.failed == 7
     assert await station.members() == {}, "the conflicting sync changed nothing"
     assert (await station.cloud.call("devices.snapshot"))["result"] == {
@@ -189,7 +189,7 @@ async def test_identity_messages_need_the_auth_integration(cloud_hub, fake_cloud
     hub = await cloud_hub()  # static test tokens, no auth integration
     station = Station(hub, await fake_cloud.next_connection())
     await station.apply({"type": "member_added", **BOB})
-    assert runtime_for(hub).legacy.failed == 1
+    assert link_runtime(hub).legacy.failed == 1
     assert (await station.cloud.call("devices.snapshot"))["result"] == {
         "devices": [],
         "nextCursor": None,

@@ -13,9 +13,8 @@ from typing import Any
 import bcrypt
 
 from hub.auth import CLOSE_SESSION_REVOKED
-from plugins.cloud_link import runtime_for
 from tests.auth.live_sockets import closed_with, open_socket, still_open
-from tests.cloud_link.conftest import WAIT
+from tests.cloud_link.conftest import WAIT, link_runtime
 
 AUTH = {
     "jwt_secret": "cloud-link-live-session-test-secret-0123456789",
@@ -41,8 +40,8 @@ class Linked:
     async def apply(self, message: dict[str, Any]) -> None:
         await self.cloud.send(message)
         self.sent += 1
-        await asyncio.wait_for(runtime_for(self.hub).legacy.wait_handled(self.sent), WAIT)
-        assert runtime_for(self.hub).legacy.failed == 0
+        await asyncio.wait_for(link_runtime(self.hub).legacy.wait_handled(self.sent), WAIT)
+        assert link_runtime(self.hub).legacy.failed == 0
 
     async def socket_of(self, client: Any, username: str) -> Any:
         async with client.post(

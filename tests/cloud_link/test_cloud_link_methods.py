@@ -7,11 +7,10 @@ import types
 from typing import Any
 
 from hub.hookspecs import hookimpl
-from plugins.cloud_link import runtime_for
 from plugins.cloud_link.const import ERROR_COMMAND_FAILED, ERROR_DEVICE_NOT_FOUND
 from plugins.cloud_link.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND
 from tests.cloud_link import fake_devices
-from tests.cloud_link.conftest import WAIT
+from tests.cloud_link.conftest import WAIT, link_runtime
 
 
 async def _devices(hub):
@@ -145,8 +144,9 @@ async def test_calls_run_concurrently_with_notifications(cloud_hub, fake_cloud) 
 async def test_the_station_can_call_the_cloud_through_the_live_peer(cloud_hub, fake_cloud) -> None:
     hub = await cloud_hub()
     cloud = await fake_cloud.next_connection()
-    link = runtime_for(hub).link
+    link = link_runtime(hub).link
     await asyncio.wait_for(link.status.wait_for(lambda s: s.state == "connected"), WAIT)
+    assert link.peer is not None  # a connected link has its peer
     call = asyncio.create_task(link.peer.call("cloud.time"))
     request = await cloud.next_json()
     assert request["method"] == "cloud.time"
