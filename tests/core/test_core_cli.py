@@ -24,6 +24,7 @@ def start(config_dir: Path) -> subprocess.Popen:
 
 
 def wait_for_line(process: subprocess.Popen, marker: str, timeout: float = 30) -> None:
+    assert process.stdout is not None  # start() pipes it
     found, output = wait_for_output(process.stdout, marker, timeout)
     if not found:
         process.kill()

@@ -59,6 +59,7 @@ def running_hub(config: Path, *options: str) -> Iterator[tuple[subprocess.Popen,
         stderr=subprocess.STDOUT,
         env=ENV,
     )
+    assert process.stdout is not None  # stdout=PIPE
     try:
         found, output = wait_for_output(process.stdout, "running at", 60)
         assert found, output

@@ -41,8 +41,9 @@ def _provider(fail_setup: bool) -> ModuleType:
         if fail_setup:
             raise RuntimeError("no")
 
-    module.hub_register = hookspecs.hookimpl(hub_register)
-    module.hub_setup = hookspecs.hookimpl(hub_setup)
+    # ModuleType declares no hook attributes; a module made at run time gets them set.
+    module.hub_register = hookspecs.hookimpl(hub_register)  # type: ignore[attr-defined]
+    module.hub_setup = hookspecs.hookimpl(hub_setup)  # type: ignore[attr-defined]
     return module
 
 

@@ -112,7 +112,8 @@ def assert_envelope(event: dict[str, Any], event_type: str) -> None:
     assert set(event) == {"event_type", "data", "origin", "time_fired", "context"}
     assert event["event_type"] == event_type
     assert event["origin"] == "LOCAL"
-    assert datetime.fromisoformat(event["time_fired"]).utcoffset().total_seconds() == 0
+    offset = datetime.fromisoformat(event["time_fired"]).utcoffset()
+    assert offset is not None and offset.total_seconds() == 0
     assert set(event["context"]) == {"id", "parent_id", "user_id"}
     assert len(event["context"]["id"]) == 26  # a ULID, as HA's context ids
 
