@@ -11,6 +11,7 @@ import aiomqtt
 import orjson
 
 from hub.event_bus import Event, EventBus
+from hub.events import EventType
 
 STATION = "st1"
 
@@ -26,7 +27,7 @@ def topic(external_id: str, leaf: str, station: str = STATION) -> str:
 class EventRecorder:
     """Every event of one type fired on a hub's bus, awaitable by condition."""
 
-    def __init__(self, bus: EventBus, event_type: str) -> None:
+    def __init__(self, bus: EventBus, event_type: EventType[Any] | str) -> None:
         self.events: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
         self.unsubscribe = bus.listen(event_type, self._on_event)

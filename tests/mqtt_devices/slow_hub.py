@@ -27,7 +27,7 @@ TRIGGER = (
 )
 
 
-def slow_rows(target: type[Engine] | Engine, delay: Callable[[], None]) -> None:
+def slow_rows(target: type[Engine] | Engine, delay: Callable[[], object]) -> None:
     """Every connection ``target`` opens from now on calls ``delay`` for each history row."""
     announced = False
 

@@ -40,6 +40,7 @@ def code(granted: Any) -> int:
 async def dynsec_hub(start_hub, broker, **options: Any):
     hub = await start_hub(broker.admin_url, **options)
     runtime = runtime_for(hub)
+    assert runtime is not None
     await asyncio.wait_for(runtime.accounts.ready.wait(), WAIT)
     return hub, runtime
 

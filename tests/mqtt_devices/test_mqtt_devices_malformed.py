@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from plugins.mqtt_devices import runtime_for
 from tests.mqtt_devices.helpers import TOKEN, EventRecorder, device_client, topic
 
-DEEP = {"a": 1}
+DEEP: dict[str, Any] = {"a": 1}
 for _ in range(40):
     DEEP = {"n": DEEP}
 

@@ -46,7 +46,9 @@ async def hub_restart_loses_nothing(start_hub, mosquitto, tmp_path, **options) -
         if EVENTS not in await recorded_seqs(second):
             await again.wait_for(lambda data: data["seq"] == EVENTS)
     assert await recorded_seqs(second) == list(range(1, EVENTS + 1))
-    assert runtime_for(second).connection.connects == 1
+    runtime = runtime_for(second)
+    assert runtime is not None and runtime.connection is not None
+    assert runtime.connection.connects == 1
 
 
 async def test_hub_restart_with_qos1_messages_in_flight_loses_none(start_hub, mosquitto, tmp_path):

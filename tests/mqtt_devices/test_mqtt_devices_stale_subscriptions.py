@@ -88,7 +88,8 @@ async def test_a_topic_withdrawn_while_disconnected_is_unsubscribed_by_the_next_
     # The broker goes away (saving the hub's session), and the topic is withdrawn while
     # the hub cannot tell the broker.
     mosquitto.stop()
-    await until(lambda: not runtime.connection.connected.is_set(), within=WAIT)
+    connection = runtime.connection
+    await until(lambda: not connection.connected.is_set(), within=WAIT)
     hub.registrations.withdraw("latecomer")
     # Same port, same persistence: the hub's session comes back with the filter in it.
     mosquitto.start()

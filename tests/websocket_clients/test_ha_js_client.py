@@ -78,6 +78,7 @@ async def node_client(station: Station) -> AsyncIterator[NodeClient]:
         pytest.fail("tests/websocket_clients/node_modules is missing: run scripts/test")
     _, secret = await station.cast.sessions.create_api_token(station.cast.member.id, "a dashboard")
     assert secret.startswith("shub_")
+    assert NODE is not None  # the module is skipped without node
     process = await asyncio.create_subprocess_exec(
         NODE,
         str(HERE / "ha_js_client.mjs"),
