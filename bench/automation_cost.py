@@ -84,7 +84,9 @@ async def main(arguments: argparse.Namespace) -> None:
         hub = Hub(directory)
         await hub.start()
         try:
-            engine = runtime_for(hub).engine
+            runtime = runtime_for(hub)
+            assert runtime is not None, "the automation integration did not start"
+            engine = runtime.engine
             watched = [
                 await hub.devices.handshake(f"watched-{i}", device_type="bench", transport="none")
                 for i in range(arguments.automations)

@@ -83,12 +83,15 @@ async def measure(args: argparse.Namespace, database_url: str | None) -> None:
             assert acks == len(messages), (acks, len(messages))
             # The listeners alone, with the same kind of data.
             device = devices[0]
-            data = {"deviceId": device.id, "externalId": device.external_id, "state": {}}
             began = time.process_time()
             for n in range(args.messages):
-                hub.bus.fire(
-                    events.DEVICE_STATE_CHANGED, {**data, "state": {"n": n}, "oldState": {}}
-                )
+                data: events.DeviceStateChangedData = {
+                    "deviceId": device.id,
+                    "externalId": device.external_id,
+                    "state": {"n": n},
+                    "oldState": {},
+                }
+                hub.bus.fire(events.DEVICE_STATE_CHANGED, data)
             listeners = time.process_time() - began
             began = time.process_time()
             for _ in range(args.messages):

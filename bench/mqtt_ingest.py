@@ -195,7 +195,7 @@ async def drain_bare(port: int, count: int) -> Drain:
 
     async def consume(client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            orjson.loads(message.payload)  # type: ignore[arg-type]
+            orjson.loads(message.payload)
             drain.count += 1
             if drain.count == 1:
                 drain.start()
@@ -277,7 +277,7 @@ async def scratch_database(server_url: str | None) -> AsyncIterator[str | None]:
     if server_url is None:
         yield None
         return
-    import asyncpg  # only for --postgres
+    import asyncpg  # type: ignore[import-untyped]  # only for --postgres; asyncpg ships no types
 
     plain = server_url.replace("postgresql+asyncpg://", "postgresql://").rstrip("/")
     name = f"hub_bench_{os.getpid()}"

@@ -86,6 +86,7 @@ def test_passwd_lets_a_locked_out_owner_back_in(config_dir, monkeypatch, capsys)
                 database.require_engine(), Passwords(), station_id="s", station_name="S"
             )
             record = await store.login_record("olivia")
+            assert record is not None
             return (
                 store.passwords.verify(record.password_hash, "a new owner passphrase"),
                 store.passwords.verify(record.password_hash, PASSWORD),

@@ -71,6 +71,7 @@ async def bridge(hci_endpoint) -> AsyncIterator[Bridge]:
         yield running
     finally:
         if process.returncode is None:
+            assert process.stdin is not None  # stdin=PIPE
             process.stdin.close()
             try:
                 async with asyncio.timeout(WAIT):

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
+from typing import cast
 
 import aiohttp
 import aiomqtt
 import pytest
 
+from hub.core import Hub
 from hub.registrar import Registrar, Registrations
 from hub.services import DEVICE_BROKER
 from plugins.ble_provisioning.config import BleSettings
@@ -110,7 +112,11 @@ def provisioner_for(mqtt: dict | None, **ble) -> Provisioner:
     if mqtt is not None:
         settings = settings_from_config(CONFIG_SCHEMA(mqtt))
         Registrar(registrations, "mqtt_devices").provide(DEVICE_BROKER, device_broker(settings))
-    hub = SimpleNamespace(registrations=registrations, settings=SimpleNamespace(base_url=None))
+    # A stand-in hub with only what Provisioner.broker_url reads.
+    hub = cast(
+        Hub,
+        SimpleNamespace(registrations=registrations, settings=SimpleNamespace(base_url=None)),
+    )
     return Provisioner(hub, BleSettings.from_config(ble), lambda: None, lambda _a: None, print)
 
 

@@ -165,13 +165,16 @@ async def test_dashboards_are_saved_per_user_and_checked(portal, hub_client):
         assert await response.json() == []
 
 
-async def test_a_broken_panel_is_left_out_and_the_portal_runs(hub_factory, hub_client, caplog):
+async def test_a_broken_panel_is_left_out_and_the_portal_runs(
+    hub_factory, hub_client, caplog: pytest.LogCaptureFixture
+) -> None:
     from types import ModuleType
 
     from hub.hookspecs import hookimpl
     from plugins.frontend import Panel
 
     broken = ModuleType("broken")
+    # ModuleType declares no hook attributes; a module made at run time gets them set.
     broken.hub_frontend_panels = hookimpl(  # type: ignore[attr-defined]
         lambda register: register(Panel(name="broken", title="Broken", static_dir=WWW / "nope"))
     )

@@ -77,7 +77,7 @@ class GatewayDouble:
 
     def issue(self) -> dict[str, Any]:
         serial = next(self._serial)
-        pair = {
+        pair: dict[str, Any] = {
             "accessToken": f"AT{serial}-{uuid.uuid4().hex}",
             "refreshToken": f"RT{serial}-{uuid.uuid4().hex}",
             "expiresIn": self.expires_in,
