@@ -107,7 +107,9 @@ async def test_device_losing_power_mid_write_is_a_clear_502_and_the_hub_carries_
     assert doomed.vanished.is_set() and doomed.prepared_parts >= 1
     assert status == 502, body
     assert body["error"]["code"] == "device_disconnected"
-    assert elapsed < 2.0  # the link loss ends the attempt, not the answer timeout
+    # The link loss ended the attempt, not the answer timeout (that would be 504
+    # answer_timeout); the clock bounds it only loosely, as a busy box stalls for seconds.
+    assert elapsed < WAIT
     assert ble_hub.devices.by_external_id("esp32-c4dd57200001") is None
     async with api.get("/api/health") as response:
         health = await response.json()

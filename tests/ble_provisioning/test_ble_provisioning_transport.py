@@ -83,7 +83,7 @@ async def test_a_connect_to_a_vanished_device_times_out_and_leaves_the_radio_usa
     with pytest.raises(ConnectTimeout):
         async with ble_transport.connect(ADDRESS, connect_timeout=0.2):
             pass
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < WAIT / 2  # gave up at its 0.2 s, did not hang
     async with ble_transport.connect("C4:DD:57:80:00:02", connect_timeout=WAIT) as session:
         assert session.connected
     assert present.connected.is_set()
@@ -109,4 +109,5 @@ async def test_link_loss_mid_write_and_while_waiting_are_disconnects(virtual_air
         started = time.monotonic()
         with pytest.raises(DeviceDisconnected):
             await session.receive(queue, within=WAIT)
-        assert time.monotonic() - started < 1.0  # the link loss, not the 5 s wait
+        # DeviceDisconnected, not a timeout: the link loss ended the wait, well inside it.
+        assert time.monotonic() - started < WAIT / 2
