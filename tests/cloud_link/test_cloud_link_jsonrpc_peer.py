@@ -371,5 +371,6 @@ async def test_no_pong_by_the_next_heartbeat_terminates(rpc_pair, fake_cloud) ->
     elapsed = asyncio.get_running_loop().time() - started
     assert "no pong" in end.reason
     assert pair.cloud.pings_seen == 1
-    # One interval to send the ping, one to notice no pong; closing is bounded too.
-    assert 0.05 <= elapsed < 0.1 + 0.5 + 1.0
+    # One interval to send the ping, one to notice no pong: one ping seen proves it ended
+    # at the first missing pong; the clock only bounds it (a busy box stalls for seconds).
+    assert 0.05 <= elapsed < WAIT
