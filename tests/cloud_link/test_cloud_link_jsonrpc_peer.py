@@ -372,5 +372,6 @@ async def test_no_pong_by_the_next_heartbeat_terminates(rpc_pair, fake_cloud) ->
     assert "no pong" in end.reason
     assert pair.cloud.pings_seen == 1
     # One interval to send the ping, one to notice no pong: one ping seen proves it ended
-    # at the first missing pong; the clock only bounds it (a busy box stalls for seconds).
-    assert 0.05 <= elapsed < WAIT
+    # at the first missing pong (wait_for bounds it; a busy box stalls for seconds, so
+    # the clock gives only the lower bound).
+    assert elapsed >= 0.05
