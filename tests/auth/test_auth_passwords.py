@@ -79,7 +79,7 @@ def _bcrypt_hash(password: str, cost: int) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode()
 
 
-def test_verify_login_does_the_reference_bcrypt_work_for_every_user(monkeypatch):
+def test_verify_login_does_the_reference_bcrypt_work_for_every_user(monkeypatch) -> None:
     """bcrypt's work is 2^cost: a cost-4 user is topped up with dummies at costs 4 and 5,
     which with the real check sums to the 2^6 a cost-6 user (or an unknown one) costs."""
     work: list[int] = []

@@ -113,7 +113,7 @@ async def test_a_parallel_burst_cannot_outrun_the_counter(throttled):
 
 
 @pytest.fixture
-def hash_work(monkeypatch):
+def hash_work(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[int, ...], bool]]:
     """Every password-hash check the hub does, as (kind, cost parameters, on the loop?).
 
     Counting the work instead of timing it: a busy machine makes wall-clock comparisons

@@ -81,7 +81,9 @@ async def mixed_hub(hub_factory, integrations):
     return hub, cast
 
 
-async def test_every_failed_login_runs_the_same_hash_work(mixed_hub, hub_client, monkeypatch):
+async def test_every_failed_login_runs_the_same_hash_work(
+    mixed_hub, hub_client, monkeypatch
+) -> None:
     """Counted at the hash functions: one argon2 check at the hub's parameters and bcrypt
     work of 2^6 (the costliest stored cloud hash) for every name, known or not."""
     hub, _cast = mixed_hub
@@ -118,7 +120,7 @@ async def test_every_failed_login_runs_the_same_hash_work(mixed_hub, hub_client,
 
 async def test_failed_logins_take_the_same_time_for_cloud_and_unknown_users(
     hub_factory, integrations, hub_client
-):
+) -> None:
     """Timed: a cloud user with a bcrypt cost-10 hash (tens of ms) against a name that
     does not exist. Medians of interleaved tries, with a generous bound."""
     config = auth_config(login_throttle={"max_failures_per_user": 100, "max_failures_per_ip": 500})

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from hub.core import Hub
+from hub.event_bus import Event
 from hub.testing import static_auth
 from plugins.automation import runtime_for
 from plugins.mqtt_devices.config import parse_broker_url
@@ -83,10 +84,11 @@ async def hub_with_issue_example(tmp_path, mosquitto):
 
 async def test_simulated_devices_trigger_commands_they_execute_and_acknowledge(
     hub_with_issue_example, mosquitto
-):
+) -> None:
     hub = hub_with_issue_example
-    assert runtime_for(hub) is not None, hub.integrations["automation"].error
-    assert len(runtime_for(hub).engine.automations) == 3
+    runtime = runtime_for(hub)
+    assert runtime is not None, hub.integrations["automation"].error
+    assert len(runtime.engine.automations) == 3
     runs = Runs(hub)
     statuses = EventRecorder(hub.bus, "command_status_changed")
     states = EventRecorder(hub.bus, "device_state_changed")
@@ -149,10 +151,12 @@ async def test_simulated_devices_trigger_commands_they_execute_and_acknowledge(
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
         offline_at: list[float] = []
-        hub.bus.listen(
-            "device_presence_changed",
-            lambda event: event.data["online"] or offline_at.append(time.monotonic()),
-        )
+
+        def note_offline(event: Event) -> None:
+            if not event.data["online"]:
+                offline_at.append(time.monotonic())
+
+        hub.bus.listen("device_presence_changed", note_offline)
         offline = EventRecorder(hub.bus, "device_presence_changed")
         went = await offline.wait_for(lambda data: data["online"] is False)
         assert went["externalId"] == KITCHEN

@@ -115,7 +115,7 @@ def test_service_data_round_trips_through_the_reference(state):
 
 async def test_what_the_hub_writes_to_a_device_is_decoded_by_the_reference(
     virtual_air, ble_hub, api, open_scan
-):
+) -> None:
     """End to end: the frames the hub's provisioning really wrote over (virtual) BLE."""
     device = await SimulatedImprovDevice.start(
         virtual_air, ADDRESS, networks={"Café ☕": "correct horse"}
@@ -133,8 +133,9 @@ async def test_what_the_hub_writes_to_a_device_is_decoded_by_the_reference(
             results.append(value)
         await update(uuid, value)
 
-    device._handle_frame = recording_handle
-    device._update = recording_update
+    # Wrapped on this one instance, to record what goes each way.
+    device._handle_frame = recording_handle  # type: ignore[method-assign]
+    device._update = recording_update  # type: ignore[method-assign]
     socket = await open_scan(ble_hub)
     await socket.candidate(ADDRESS)
     body = {"address": ADDRESS, "ssid": "Café ☕", "password": "correct horse"}
@@ -143,8 +144,10 @@ async def test_what_the_hub_writes_to_a_device_is_decoded_by_the_reference(
         answer = await response.json()
     [frame] = [frame for frame in written if frame[0] == ImprovCommand.WIFI_SETTINGS]
     command = reference.WiFiSettingsCmd.from_bytes(frame)
+    assert command.ssid is not None and command.password is not None
     assert (command.ssid.decode(), command.password.decode()) == ("Café ☕", "correct horse")
     # The simulator's answer is standard Improv too, and the hub reported what it said.
     [result] = [reference.parse_result(value) for value in results]
     assert isinstance(result, reference.WiFiSettingsRes)
+    assert result.redirect_url is not None
     assert answer["redirectUrl"] == result.redirect_url.decode()

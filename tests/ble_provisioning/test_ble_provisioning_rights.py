@@ -93,7 +93,7 @@ async def test_the_stored_passphrase_is_never_sent_for_a_role_that_may_not_hand_
 
 async def test_an_existing_external_id_is_rebound_only_with_replace_true(
     virtual_air, ble_hub, open_scan
-):
+) -> None:
     old = await SimulatedProvisioningDevice.start(virtual_air, ADDRESS, networks=NETWORKS)
     new = await SimulatedProvisioningDevice.start(virtual_air, NEW_BOARD, networks=NETWORKS)
     socket = await open_scan(ble_hub)

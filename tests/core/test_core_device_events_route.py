@@ -66,7 +66,9 @@ async def test_events_come_back_newest_first_in_iso(authed_hub, hub_client, step
     assert page["nextBefore"] is None
 
 
-async def test_paging_with_before_loses_and_repeats_nothing(authed_hub, hub_client, stepping_clock):
+async def test_paging_with_before_loses_and_repeats_nothing(
+    authed_hub, hub_client, stepping_clock
+) -> None:
     device = await _device_with_events(authed_hub, 7)
     client = await hub_client(authed_hub, token="user-token")
     url = f"/api/devices/{device.id}/events"
@@ -246,7 +248,7 @@ def test_the_cursor_carries_the_stored_time_exactly():
 @pytest.mark.postgres
 async def test_the_cursor_matches_postgresql_rows_exactly(
     postgres_database, hub_factory, fakes, clock_readings
-):
+) -> None:
     """PostgreSQL stores recorded_at as double precision: the cursor's float compares
     equal to it, so rows sharing a time are paged once there too."""
     hub = await hub_factory(

@@ -17,7 +17,7 @@ from tests.core.fleet import add_fleet
 FLEET = 10_000
 
 
-async def test_ten_thousand_devices_come_in_bounded_pages(authed_hub, hub_client):
+async def test_ten_thousand_devices_come_in_bounded_pages(authed_hub, hub_client) -> None:
     await add_fleet(authed_hub, FLEET, state_bytes=400)
     client = await hub_client(authed_hub, token="user-token")
 
@@ -98,7 +98,7 @@ async def test_a_page_stops_at_its_byte_budget_but_never_empty(authed_hub):
     assert len(alone.devices) == 1
 
 
-async def test_history_pages_are_bounded_in_bytes_and_lose_nothing(authed_hub, hub_client):
+async def test_history_pages_are_bounded_in_bytes_and_lose_nothing(authed_hub, hub_client) -> None:
     """States may be 64 KiB each: 1000 of them would be a 64 MB page."""
     device = await authed_hub.devices.handshake("cam-1", device_type="cam", transport="echo")
     big = "y" * 60_000

@@ -85,7 +85,7 @@ async def test_hook_hub_after_dependencies(hub_factory):
     assert alone.integration_state("door") == "running"  # optional: runs without it
 
 
-async def test_hook_hub_config_schema(hub_factory):
+async def test_hook_hub_config_schema(hub_factory) -> None:
     configs: list[dict[str, Any]] = []
     garage = _integration(
         "garage",
@@ -144,7 +144,7 @@ def test_hook_hub_cli_commands():
     assert build_parser().parse_args(["user", "list"]).command == "user"
 
 
-def test_call_for_goes_through_pluggy():
+def test_call_for_goes_through_pluggy() -> None:
     """Wrappers and ``set_blocked`` apply to one integration's call as to any other."""
     calls: list[str] = []
 

@@ -12,7 +12,7 @@ def _ignore(*_args: object) -> None:
     return None
 
 
-def test_a_topic_observer_hears_of_existing_new_and_withdrawn_topics():
+def test_a_topic_observer_hears_of_existing_new_and_withdrawn_topics() -> None:
     registrations = Registrations()
     Registrar(registrations, "lamp").mqtt_topic("lamp/+/state", _ignore)
     seen: list[tuple[str, str, str]] = []
@@ -37,7 +37,7 @@ def test_a_topic_observer_hears_of_existing_new_and_withdrawn_topics():
     assert len(seen) == 3
 
 
-def test_rpc_method_observers_and_an_owners_observers_go_with_it():
+def test_rpc_method_observers_and_an_owners_observers_go_with_it() -> None:
     registrations = Registrations()
     served: list[str] = []
     withdrawn: list[str] = []

@@ -23,7 +23,7 @@ async def test_wait_all_returns_when_no_callback_empties_the_set():
     assert tasks == set()
 
 
-async def test_wait_all_also_waits_for_tasks_added_while_waiting():
+async def test_wait_all_also_waits_for_tasks_added_while_waiting() -> None:
     tasks: set[asyncio.Task[None]] = set()
     finished: list[str] = []
     release = asyncio.Event()

@@ -261,7 +261,7 @@ async def test_subscribe_events_sends_the_ha_envelope_then_unsubscribe(authed_hu
     assert reply["error"] == {"code": "not_found", "message": "Subscription not found."}
 
 
-async def test_every_hub_event_flows_to_a_subscriber_of_everything(authed_hub, owner):
+async def test_every_hub_event_flows_to_a_subscriber_of_everything(authed_hub, owner) -> None:
     client = owner
     subscription = await client.send("subscribe_events")
     assert (await client.receive())["success"] is True

@@ -92,7 +92,7 @@ async def device(station: PortalHub) -> AsyncIterator[Device]:
 
 async def test_older_events_pages_to_the_end_however_many_live_events_trimmed(
     station, device, new_context
-):
+) -> None:
     check = expect()
     await device.send(PAST)
     page = await (await new_context()).new_page()
@@ -160,8 +160,8 @@ async def test_older_events_pages_to_the_end_however_many_live_events_trimmed(
     release.set()
     await check(listed).not_to_have_count(count)
     await page.unroute("**/events?*")
-    shown = await seqs()
-    assert shown == list(range(139, 139 - len(shown), -1))
+    listed_seqs = await seqs()
+    assert listed_seqs == list(range(139, 139 - len(listed_seqs), -1))
     # Live events trim into pages "Older events" read; it pages to the first event.
     await live(20)
     await page_to_the_end(10)

@@ -110,7 +110,7 @@ async def owner_on_devices_page(station: PortalHub, new_context):
     return page
 
 
-async def test_owner_runs_the_station_from_the_portal(station, new_context):
+async def test_owner_runs_the_station_from_the_portal(station, new_context) -> None:
     check = expect()
     context = await new_context()
     page = await context.new_page()

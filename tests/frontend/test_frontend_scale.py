@@ -42,7 +42,7 @@ async def station(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Por
         yield running
 
 
-async def test_devices_page_with_a_thousand_devices(station, new_context):
+async def test_devices_page_with_a_thousand_devices(station, new_context) -> None:
     from playwright.async_api import expect
 
     expect.set_options(timeout=WAIT_MS)

@@ -189,7 +189,7 @@ class GatewayDouble:
             self.hold_refresh.set()
 
 
-def read_token_row(path: Path) -> tuple[str, str | None, int, int] | None:
+def read_token_row(path: str | Path) -> tuple[str, str | None, int, int] | None:
     """The stored pair, read through a separate plain sqlite3 connection."""
     with sqlite3.connect(path) as connection:
         return connection.execute(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from yarl import URL
@@ -69,7 +70,7 @@ def clock():
 
 
 @pytest.fixture
-async def parts(gateway, database, clock):
+async def parts(gateway, database, clock) -> AsyncIterator[Callable[..., Awaitable[Parts]]]:
     made: list[Parts] = []
 
     async def make(**options) -> Parts:
@@ -88,12 +89,18 @@ def db_file(database) -> str:
     return database.url.split("///", 1)[1]
 
 
-async def test_first_call_logs_in_and_saves_the_pair_before_using_it(parts, gateway, database):
+async def test_first_call_logs_in_and_saves_the_pair_before_using_it(
+    parts, gateway, database
+) -> None:
     p = await parts()
     saved_when_used: list[bool] = []
-    gateway.on_authenticated = lambda token: saved_when_used.append(
-        read_token_row(db_file(database))[0] == token
-    )
+
+    def on_authenticated(token: str) -> None:
+        row = read_token_row(db_file(database))
+        assert row is not None
+        saved_when_used.append(row[0] == token)
+
+    gateway.on_authenticated = on_authenticated
 
     assert await p.values() == 200
 

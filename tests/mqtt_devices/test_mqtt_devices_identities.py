@@ -254,7 +254,7 @@ async def test_simulate_speaks_with_per_device_identities(start_hub, dynsec_mosq
     assert fleet.totals()["handshaken"] == 2
 
 
-def test_the_shipped_mosquitto_conf_loads_dynamic_security():
+def test_the_shipped_mosquitto_conf_loads_dynamic_security() -> None:
     directives: dict[str, str] = {}
     for line in RECOMMENDED.read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#"):

@@ -44,7 +44,7 @@ def fake_integration(received: list[MqttMessage]) -> types.ModuleType:
 
 async def test_failing_and_hanging_handlers_are_counted_and_the_loop_goes_on(
     hub_factory, mosquitto
-):
+) -> None:
     received: list[MqttMessage] = []
     config = hub_config(mosquitto.url, handler_timeout=0.3)
     config["flaky_topics"] = {}
@@ -53,6 +53,7 @@ async def test_failing_and_hanging_handlers_are_counted_and_the_loop_goes_on(
         integrations={"static_auth": static_auth, "flaky_topics": fake_integration(received)},
     )
     runtime = runtime_for(hub)
+    assert runtime is not None and runtime.connection is not None
     await runtime.connection.wait_for_session(1)
     states = EventRecorder(hub.bus, "device_state_changed")
     async with device_client(mosquitto.url) as device:
@@ -83,11 +84,12 @@ async def test_state_right_after_handshake_waits_for_the_handshake(start_hub, mo
 
 async def test_topic_registered_after_start_is_subscribed_live_and_withdrawn_with_it(
     start_hub, mosquitto
-):
+) -> None:
     """The runtime observes the core's topic table: a topic registered after start is
     subscribed at the broker, and withdrawing its integration unsubscribes it."""
     hub = await start_hub(mosquitto.url)
     runtime = runtime_for(hub)
+    assert runtime is not None
     arrived: asyncio.Queue[MqttMessage] = asyncio.Queue()
     Registrar(hub.registrations, "latecomer").mqtt_topic("late/+/news", arrived.put_nowait)
     await runtime.subscriptions_settled()

@@ -91,7 +91,7 @@ def test_decoder_limits():
     assert oversize.value.reason == "oversize"
 
 
-def test_router_forgets_withdrawn_handlers():
+def test_router_forgets_withdrawn_handlers() -> None:
     registrations = Registrations()
     calls: list[str] = []
     Registrar(registrations, "a").mqtt_topic("x/+", lambda message: calls.append("a"))
