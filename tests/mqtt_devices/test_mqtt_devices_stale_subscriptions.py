@@ -170,9 +170,9 @@ async def test_a_topic_withdrawn_while_the_session_is_set_up_is_not_left_subscri
     assert STALE not in await remembered(runtime)
 
 
-async def test_the_record_is_kept_per_broker_and_client_id(tmp_path: Path) -> None:
+async def check_the_record_per_session(url: str) -> None:
     """Another broker (or client id) is another session: its filters are not these."""
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    database = Database(url)
     await database.start()
     try:
         await database.upgrade(MIGRATIONS, DOMAIN)
@@ -189,3 +189,14 @@ async def test_the_record_is_kept_per_broker_and_client_id(tmp_path: Path) -> No
         assert await other_client.load() == set()
     finally:
         await database.stop()
+
+
+async def test_the_record_is_kept_per_broker_and_client_id(tmp_path: Path) -> None:
+    await check_the_record_per_session(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+
+
+@pytest.mark.postgres
+async def test_the_record_is_kept_per_broker_and_client_id_on_postgresql(
+    postgres_database: str,
+) -> None:
+    await check_the_record_per_session(postgres_database)
