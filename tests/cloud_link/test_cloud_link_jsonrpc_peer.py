@@ -356,9 +356,10 @@ async def test_auth_failed_during_a_session_ends_it_as_rejected(rpc_pair) -> Non
 
 
 async def test_heartbeat_keeps_a_responsive_cloud(rpc_pair, fake_cloud) -> None:
-    pair = await rpc_pair(METHODS.get, heartbeat_interval=0.02)
+    # A pong must be back within one interval: wider than a busy box's stalls.
+    pair = await rpc_pair(METHODS.get, heartbeat_interval=0.25)
     async with asyncio.timeout(WAIT):
-        while pair.cloud.pings_seen < 5:
+        while pair.cloud.pings_seen < 4:
             await pair.cloud.call("strict", {"deviceId": "beat"})
     assert not pair.ended.done()
 
