@@ -147,8 +147,11 @@ class BatchWriter:
         while not self._stopping:
             timeout = self._ack_delay if self._waiters else self._interval
             if not self._wakeup.is_set():
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a
+                # cancellation that arrives as the wait ends, and the loop would go on.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wakeup.wait()
             self._wakeup.clear()
             if self._stopping:
                 return

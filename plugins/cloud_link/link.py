@@ -167,8 +167,11 @@ class CloudLink:
         if self.token != token_used:
             return
         self._wakeup.clear()
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that
+        # arrives as the wait ends, and a link being stopped would dial again.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._wakeup.wait()
 
 
 def _describe(error: BaseException) -> str:

@@ -264,8 +264,11 @@ class MqttConnection:
             self.state = BACKOFF
             self.retry_at = time.monotonic() + delay
             _LOGGER.info("Reconnecting to the MQTT broker %s in %.1f s", self.address.url, delay)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
+            # that arrives as the wait ends, and the loop would reconnect.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
         self.state = STOPPED
 
     async def _session(self, client: aiomqtt.Client) -> None:

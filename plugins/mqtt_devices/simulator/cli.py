@@ -145,7 +145,8 @@ async def run_until_stopped(fleet: Fleet, duration: float | None) -> dict[str, i
             if duration is not None:
                 timeout = min(timeout, max(0.0, started + duration - time.monotonic()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout)
+                async with asyncio.timeout(timeout):  # wait_for may drop a cancel on 3.11
+                    await stop.wait()
             logging.info("simulate: %s", fleet.totals())
             if duration is not None and time.monotonic() - started >= duration:
                 break

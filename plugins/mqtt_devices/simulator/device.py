@@ -104,7 +104,10 @@ class SimulatedDevice:
             self._acked.clear()
             await self._send(publish, self.topic(HANDSHAKE), body, 1)
             try:
-                await asyncio.wait_for(self._acked.wait(), ACK_TIMEOUT)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a
+                # cancellation that arrives with the ack, and the device would run on.
+                async with asyncio.timeout(ACK_TIMEOUT):
+                    await self._acked.wait()
                 self.stats.handshakes += 1
                 return
             except TimeoutError:

@@ -66,6 +66,12 @@ class Link:
         if client is None:
             raise NotConnectedError("the simulator is not connected to the broker")
         await client.publish(topic, payload, qos=qos)
+        # aiomqtt waits for the PUBACK with asyncio.wait_for, which on Python 3.11 returns
+        # the result and drops a cancellation that arrives with it: a link or device being
+        # stopped then ran on, and whoever awaited its end hung. Raise it here.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
 
     async def run(self) -> None:
         tasks: list[asyncio.Task[None]] = []
