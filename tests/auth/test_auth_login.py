@@ -260,7 +260,9 @@ async def test_expired_refresh_token_is_refused(login_hub, hub_client):
     hub, _cast = login_hub
     client = await hub_client(hub)
     _, tokens, _ = await post(client, "/api/auth/login", {"username": "mia", "password": PASSWORD})
-    sessions = runtime_for(hub).sessions
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    sessions = runtime.sessions
     sessions.clock = lambda: time.time() + sessions.refresh_ttl + 1
     status, body, _ = await post(
         client, "/api/auth/refresh", {"refresh_token": tokens["refresh_token"]}

@@ -29,6 +29,7 @@ async def test_onboarding_creates_the_first_owner_once(hub_factory, integrations
     status, me = await call(client, "GET", "/api/auth/me", token=tokens["access_token"])
     assert (status, me["role"], me["stationRole"]) == (200, "owner", "owner")
     station = await get_user_store(hub).get_station()
+    assert station is not None
     assert station.owner_user_id == me["userId"]
     assert station.name == "Station A"
 
@@ -131,7 +132,9 @@ async def test_api_token_expiry_and_owner_deactivation(auth_hub, cast, hub_clien
     assert parse_iso(created["expiresAt"]) > time.time()
     assert (await call(client, "GET", "/api/test/user", token=secret))[0] == 200
 
-    sessions = runtime_for(auth_hub).sessions
+    runtime = runtime_for(auth_hub)
+    assert runtime is not None
+    sessions = runtime.sessions
     sessions.clock = lambda: time.time() + 2 * 86400
     assert (await call(client, "GET", "/api/test/user", token=secret))[0] == 401
     sessions.clock = time.time

@@ -45,11 +45,15 @@ async def test_auth_on_postgresql(postgres_database, hub_factory, integrations, 
     await store.create_user("Élodie", "user")
     with pytest.raises(ConflictError):
         await store.create_user("éLODIE", "user")
-    assert (await store.get_user_by_username("ÉLODIE")).username == "Élodie"
+    elodie = await store.get_user_by_username("ÉLODIE")
+    assert elodie is not None
+    assert elodie.username == "Élodie"
     _, secret = await cast.sessions.create_api_token(cast.member.id, "pg script")
     assert await store.delete_user(cast.member.id)
     async with client.get(
         "/api/test/user", headers={"Authorization": f"Bearer {secret}"}
     ) as response:
         assert response.status == 401
-    assert (await store.get_station()).name == "PG Station"
+    station = await store.get_station()
+    assert station is not None
+    assert station.name == "PG Station"

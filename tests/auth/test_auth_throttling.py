@@ -34,7 +34,9 @@ async def throttled(hub_factory, integrations, hub_client):
     )
     await make_cast(hub, password=PASSWORD)
     clock = FakeClock()
-    runtime_for(hub).throttle.clock = clock
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    runtime.throttle.clock = clock
     return await hub_client(hub), clock
 
 
@@ -154,7 +156,9 @@ async def test_unknown_users_cost_as_much_as_known_ones(
     config = auth_config()
     del config["password_hashing"]  # production defaults
     hub = await hub_factory(hub_config(config), integrations=integrations)
-    await runtime_for(hub).users.create_user("mia", "user", password=PASSWORD)
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    await runtime.users.create_user("mia", "user", password=PASSWORD)
     client = await hub_client(hub)
 
     async def work_of(username: str) -> list[tuple[str, tuple[int, ...], bool]]:
@@ -174,7 +178,9 @@ async def test_password_checks_do_not_block_the_event_loop(
     config = auth_config()
     del config["password_hashing"]
     hub = await hub_factory(hub_config(config), integrations=integrations)
-    await runtime_for(hub).users.create_user("mia", "user", password=PASSWORD)
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    await runtime.users.create_user("mia", "user", password=PASSWORD)
     client = await hub_client(hub)
     hash_work.clear()
     assert (await login(client, "mia", PASSWORD))[0] == 200
