@@ -76,6 +76,7 @@ async def test_crud_with_roles(automation_hub, hub_client):
 
     # Stored: a restart of the integration reads it back from the database.
     runtime = runtime_for(hub)
+    assert runtime is not None, hub.integrations["automation"].error
     await runtime.stop()
     await runtime.start()
     assert runtime.engine.automations["made_here"].config["triggers"][0]["event_type"] == (
@@ -153,6 +154,7 @@ async def test_api_automations_are_stored_in_postgresql(
     async with owner.post("/api/automations/made_here/disable") as response:
         assert response.status == 200
     runtime = runtime_for(hub)
+    assert runtime is not None, hub.integrations["automation"].error
     await runtime.stop()
     await runtime.start()
     stored = runtime.engine.automations["made_here"]

@@ -153,9 +153,12 @@ async def test_a_type_from_another_integration_is_checked_when_the_hub_starts(hu
         }
     )
     # check-config could not know garage.open; at start nobody provides it.
-    automations = runtime_for(hub).engine.automations
+    runtime = runtime_for(hub)
+    assert runtime is not None, hub.integrations["automation"].error
+    automations = runtime.engine.automations
     assert automations["good"].invalid is None and automations["good"].attached
     invalid = automations["needs_garage"].invalid
+    assert invalid is not None
     assert invalid.startswith("configuration.yaml, line ")
     assert "actions.0.action: unknown action 'garage.open'" in invalid
     assert not automations["needs_garage"].attached

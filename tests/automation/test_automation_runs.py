@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from plugins.automation import runtime_for
 from tests.automation.helpers import Runs, device, fake_clock
@@ -102,7 +103,9 @@ async def test_single_ignores_queued_waits_parallel_overlaps_each_bounded(automa
     for _ in range(4):
         hub.bus.fire("go", {})
     await clock.advance(0)
-    engine = runtime_for(hub).engine
+    runtime = runtime_for(hub)
+    assert runtime is not None, hub.integrations["automation"].error
+    engine = runtime.engine
     assert engine.automations["single"].counters == {
         "runs": 1,
         "skipped": 3,
@@ -144,7 +147,11 @@ async def test_a_failing_action_leaves_a_trace_with_the_error_and_others_go_on(
     caplog.set_level(logging.ERROR, logger="plugins.automation")
     for count in range(1, 4):
         hub.bus.fire("go", {})
-        await runs.wait_for(lambda _trace, n=count: len(runs.traces) == 2 * n)
+
+        def ran(_trace: dict[str, Any], n: int = count) -> bool:
+            return len(runs.traces) == 2 * n
+
+        await runs.wait_for(ran)
     broken = runs.of("broken")[0]
     assert broken["state"] == "failed"
     assert "no device 'nowhere'" in broken["error"]
@@ -174,7 +181,9 @@ async def test_an_automation_that_triggers_itself_is_held_to_its_rate(automation
     runs = Runs(hub)
     hub.bus.fire("again", {})
     await clock.advance(1)
-    loop = runtime_for(hub).engine.automations["loop"]
+    runtime = runtime_for(hub)
+    assert runtime is not None, hub.integrations["automation"].error
+    loop = runtime.engine.automations["loop"]
     assert loop.counters["runs"] == 5 and loop.counters["throttled"] >= 1
     assert len(runs.traces) == 5
     await clock.advance(60)  # a minute later it may run again

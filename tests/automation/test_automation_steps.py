@@ -252,7 +252,9 @@ async def test_hub_start_trigger(hub_factory):
             ]
         }
     )
-    engine = runtime_for(hub).engine
+    runtime = runtime_for(hub)
+    assert runtime is not None, hub.integrations["automation"].error
+    engine = runtime.engine
     await engine.automations["boot"].wait_idle()
     [trace] = engine.traces.of("boot")
     assert trace.trigger["trigger"] == "hub_start" and trace.state == "finished"
@@ -262,7 +264,9 @@ async def test_devices_are_named_by_hub_id_as_well_as_external_id(automation_hub
     hub = await automation_hub([])
     runs = Runs(hub)
     sensor = await device(hub, "sensor-7", {"on": False})
-    await runtime_for(hub).save(
+    runtime = runtime_for(hub)
+    assert runtime is not None, hub.integrations["automation"].error
+    await runtime.save(
         {
             "id": "by_hub_id",
             "triggers": [
