@@ -497,7 +497,9 @@ async def test_a_hundred_concurrent_requests_on_an_expiring_token_cause_one_refr
 ):
     seed_token_row(hub, gateway, expires_in_ms=60_000, issued_ago_ms=3_540_000)
     gateway.hold_refresh = asyncio.Event()
-    tokens = runtime_for(hub).gateway.tokens
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    tokens = runtime.gateway.tokens
 
     async def one(index: int) -> tuple[int, bytes]:
         body = f'{{"codes": ["P{index}"]}}'.encode()

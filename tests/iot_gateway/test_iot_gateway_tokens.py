@@ -138,7 +138,9 @@ async def test_refresh_starts_five_minutes_before_expiry(parts, gateway, clock, 
     assert gateway.refreshes == 1 and gateway.logins == 1
     second = gateway.issued[1]
     assert gateway.received[-1].token == second["accessToken"]
-    assert read_token_row(db_file(database))[:2] == (
+    row = read_token_row(db_file(database))
+    assert row is not None
+    assert row[:2] == (
         second["accessToken"],
         second["refreshToken"],
     )
@@ -297,7 +299,9 @@ async def test_a_pair_that_could_not_be_saved_is_not_used_and_not_lost(parts, ga
 
     assert await p.values() == 200
     assert gateway.logins == 1
-    assert read_token_row(db_file(database))[0] == gateway.issued[0]["accessToken"]
+    row = read_token_row(db_file(database))
+    assert row is not None
+    assert row[0] == gateway.issued[0]["accessToken"]
 
 
 async def test_a_caller_leaving_does_not_abort_the_refresh(parts, gateway, clock, database):
@@ -313,7 +317,9 @@ async def test_a_caller_leaving_does_not_abort_the_refresh(parts, gateway, clock
     await p.tokens.stop()
 
     assert gateway.refreshes == 1
-    assert read_token_row(db_file(database))[0] == gateway.issued[1]["accessToken"]
+    row = read_token_row(db_file(database))
+    assert row is not None
+    assert row[0] == gateway.issued[1]["accessToken"]
 
 
 async def test_tokens_and_the_app_secret_never_reach_the_log(parts, gateway, clock, caplog):
