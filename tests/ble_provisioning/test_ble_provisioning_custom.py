@@ -237,4 +237,6 @@ async def test_unknown_address_and_concurrent_requests_are_refused_clearly(
         assert status == 409 and body["error"]["code"] == "busy"
         status, _ = await first
         assert status == 504
-    assert runtime_for(hub).provisioner._busy is None
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    assert runtime.provisioner._busy is None

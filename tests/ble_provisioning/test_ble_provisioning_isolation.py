@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 
 from plugins.ble_provisioning import runtime_for
+from plugins.ble_provisioning.bridge.client import BridgeTransport
 from plugins.ble_provisioning.testing import (
     Behaviour,
     SimulatedImprovDevice,
@@ -31,7 +32,9 @@ async def test_custom_and_improv_devices_provision_through_the_bridge(
     virtual_air, start_hub, hci_endpoint, open_scan
 ):
     hub = await start_hub(hub_config(hci_endpoint.spec, isolation=True))
-    await asyncio.wait_for(runtime_for(hub).probed.wait(), WAIT)
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    await asyncio.wait_for(runtime.probed.wait(), WAIT)
     assert hub.integration_state("ble_provisioning") == "running"
     custom = await SimulatedProvisioningDevice.start(
         virtual_air, "C4:DD:57:70:00:01", networks=NETWORKS
@@ -89,11 +92,14 @@ async def test_a_crashed_bridge_is_restarted_and_scanning_resumes(
 ):
     hub = await start_hub(hub_config(hci_endpoint.spec, isolation=True, recheck_interval=0.05))
     runtime = runtime_for(hub)
+    assert runtime is not None
     await SimulatedProvisioningDevice.start(virtual_air, "C4:DD:57:70:00:06", networks=NETWORKS)
     socket = await open_scan(hub)
     await socket.candidate("C4:DD:57:70:00:06")
 
     before = len(socket.messages)
+    assert isinstance(runtime._transport, BridgeTransport)
+    assert runtime._transport._process is not None
     runtime._transport._process.kill()  # the Bluetooth stack takes the bridge down
     lost = await socket.wait_for(lambda m: m.get("state") == "unavailable", since=before)
     assert "bridge exited" in lost["reason"]

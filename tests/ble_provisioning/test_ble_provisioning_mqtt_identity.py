@@ -36,7 +36,9 @@ async def provisioning_hub(start_hub, hci_endpoint, broker):
     config = hub_config(hci_endpoint.spec)
     config["mqtt_devices"] = {"broker": broker.admin_url, "reconnect": {"initial": 0.05}}
     hub = await start_hub(config)
-    await asyncio.wait_for(mqtt_runtime(hub).accounts.ready.wait(), WAIT)
+    runtime = mqtt_runtime(hub)
+    assert runtime is not None
+    await asyncio.wait_for(runtime.accounts.ready.wait(), WAIT)
     return hub
 
 
@@ -90,7 +92,10 @@ async def test_the_device_gets_its_own_account_and_can_use_it(
     assert ack["ok"] is True and ack["deviceId"] == body["device"]["id"]
     # Forgetting the device deletes its account.
     assert await hub.devices.remove(body["device"]["id"])
-    await mqtt_runtime(hub).accounts.forgotten.settle()
+    runtime = mqtt_runtime(hub)
+    assert runtime is not None
+    assert runtime.accounts.forgotten is not None
+    await runtime.accounts.forgotten.settle()
     await broker_refuses(dynsec_mosquitto.url, payload)
 
 

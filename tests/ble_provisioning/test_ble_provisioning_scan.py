@@ -75,8 +75,11 @@ async def test_candidates_carry_the_seed_fields_and_only_provisioning_devices_ap
 async def test_first_client_starts_the_scan_last_one_stops_it_and_new_clients_get_a_replay(
     virtual_air, ble_hub, api, open_scan, scan_state_of
 ):
-    scans = runtime_for(ble_hub).scans
+    runtime = runtime_for(ble_hub)
+    assert runtime is not None
+    scans = runtime.scans
     device = await SimulatedProvisioningDevice.start(virtual_air, CUSTOM_ADDRESS)
+    assert device.device is not None
     assert not scan_state_of()
 
     first = await open_scan(ble_hub)
@@ -126,7 +129,9 @@ async def test_the_socket_requires_a_valid_user_token(ble_hub):
         assert answer["type"] == "auth_invalid"
         closing = await socket.receive(timeout=WAIT)
         assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-    assert runtime_for(ble_hub).scans.watcher_count == 0
+    runtime = runtime_for(ble_hub)
+    assert runtime is not None
+    assert runtime.scans.watcher_count == 0
 
 
 async def test_malformed_client_messages_get_an_error_and_the_feed_continues(
@@ -146,6 +151,7 @@ async def test_a_device_that_stops_advertising_is_removed_after_the_ttl(
 ):
     hub = await start_hub(hub_config(hci_endpoint.spec, candidate_ttl=0.3))
     device = await SimulatedProvisioningDevice.start(virtual_air, CUSTOM_ADDRESS)
+    assert device.device is not None
     socket = await open_scan(hub)
     await socket.candidate(CUSTOM_ADDRESS)
     await device.device.stop_advertising()

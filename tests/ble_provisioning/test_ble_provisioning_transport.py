@@ -14,6 +14,7 @@ from plugins.ble_provisioning.const import (
 )
 from plugins.ble_provisioning.testing import Behaviour, SimulatedProvisioningDevice
 from plugins.ble_provisioning.transport import (
+    Advertisement,
     BleError,
     CharacteristicMissing,
     ConnectTimeout,
@@ -28,9 +29,12 @@ ADDRESS = "C4:DD:57:80:00:01"
 async def test_scan_reports_adverts_through_bleak(virtual_air, ble_transport):
     await SimulatedProvisioningDevice.start(virtual_air, ADDRESS, name="Gate")
     found = asyncio.get_running_loop().create_future()
-    await ble_transport.start_scan(
-        [CUSTOM_SERVICE_UUID], lambda advert: found.done() or found.set_result(advert)
-    )
+
+    def on_advertisement(advert: Advertisement) -> None:
+        if not found.done():
+            found.set_result(advert)
+
+    await ble_transport.start_scan([CUSTOM_SERVICE_UUID], on_advertisement)
     advert = await asyncio.wait_for(found, WAIT)
     await ble_transport.stop_scan()
     assert advert.address == ADDRESS and advert.name == "Gate"

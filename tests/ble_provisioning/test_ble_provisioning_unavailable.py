@@ -26,7 +26,9 @@ async def test_without_a_dbus_system_bus_bluez_is_reported_unavailable(
             "ble_provisioning": {},
         }
     )
-    await asyncio.wait_for(runtime_for(hub).probed.wait(), WAIT)
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    await asyncio.wait_for(runtime.probed.wait(), WAIT)
     async with aiohttp.ClientSession(
         base_url=hub.http_url, headers={"Authorization": f"Bearer {USER_TOKEN}"}
     ) as http:
@@ -62,8 +64,10 @@ async def test_a_missing_hci_controller_comes_back_and_scanning_resumes(virtual_
     spec = f"tcp-client:127.0.0.1:{port}"
     hub = await start_hub(hub_config(spec, recheck_interval=0.05))
     runtime = runtime_for(hub)
+    assert runtime is not None
     await asyncio.wait_for(runtime.probed.wait(), WAIT)
     assert hub.integration_state("ble_provisioning") == "unavailable"
+    assert runtime.reason is not None
     assert "cannot open HCI controller" in runtime.reason
 
     async with aiohttp.ClientSession(base_url=hub.http_url) as http:
@@ -85,7 +89,9 @@ async def test_a_controller_lost_while_scanning_is_reported_and_picked_up_again(
     port = free_port()
     endpoint = await virtual_air.serve_hci(port=port)
     hub = await start_hub(hub_config(f"tcp-client:127.0.0.1:{port}", recheck_interval=0.05))
-    await asyncio.wait_for(runtime_for(hub).probed.wait(), WAIT)
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    await asyncio.wait_for(runtime.probed.wait(), WAIT)
     await SimulatedProvisioningDevice.start(virtual_air, "C4:DD:57:50:00:03")
     async with aiohttp.ClientSession(base_url=hub.http_url) as http:
         watcher = await connect_scan(http, USER_TOKEN)
@@ -117,7 +123,9 @@ async def test_integration_setup_stays_fast_when_the_controller_never_answers(st
         # loosely (a busy CI box stalls the loop for seconds).
         assert loop.time() - started < PROBE_TIMEOUT
         assert hub.integration_state("ble_provisioning") == "unavailable"
-        assert runtime_for(hub).reason == "still checking the Bluetooth stack"
+        runtime = runtime_for(hub)
+        assert runtime is not None
+        assert runtime.reason == "still checking the Bluetooth stack"
         async with (
             aiohttp.ClientSession(base_url=hub.http_url) as http,
             http.get("/api/health") as response,
