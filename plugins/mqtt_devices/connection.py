@@ -245,7 +245,7 @@ class MqttConnection:
                         self._client = client
                         await self._session(client)
                 finally:
-                    self._pump.detach(session)
+                    self._pump.detach(session, client)
             except aiomqtt.MqttError as error:
                 lasted = None if connected_at is None else loop.time() - connected_at
                 self._takeover.session_ended(error, lasted)

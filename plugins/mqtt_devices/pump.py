@@ -22,8 +22,8 @@ queues them. QoS 0 messages have no such brake; while history writes are far beh
 
 aiomqtt 2 has no manual acknowledgement of its own (empicano/aiomqtt#345): ``attach`` sets
 it, the message callback and the socket wrapper on the paho client aiomqtt wraps
-(``Client._client``, and paho's ``_sock``). Those private reaches are here and nowhere
-else.
+(``Client._client``, and paho's ``_sock``); ``detach`` reads how a connection ended
+(``Client._disconnected``). Those private reaches are here and nowhere else.
 """
 
 from __future__ import annotations
@@ -127,9 +127,20 @@ class MessagePump:
         return session
 
     @staticmethod
-    def detach(session: AckSession) -> None:
-        """The connection ended: acks still owed on it are not sent anywhere."""
+    def detach(session: AckSession, client: aiomqtt.Client) -> None:
+        """The connection ended: acks still owed on it are not sent anywhere, and how it
+        ended is read.
+
+        aiomqtt keeps an unexpected drop in a future that only its message iterator reads.
+        A session that ends on another error first (a SUBSCRIBE or PUBLISH cut off by the
+        broker during set-up, a dynsec role grant kicking the hub) leaves it unread, and
+        Python logs "Future exception was never retrieved" with a traceback when the
+        client is collected: noise in the operator's log for a drop already reported.
+        """
         session.open = False
+        ended: asyncio.Future[None] = client._disconnected  # private: aiomqtt has no public way
+        if ended.done() and not ended.cancelled():
+            ended.exception()
 
     def start(self, create_task: Callable[..., asyncio.Task[Any]]) -> None:
         self._watch = create_task(self._watch_acks(), name="mqtt-ack-watch")
