@@ -100,6 +100,7 @@ def test_a_bad_key_inside_an_integration_is_printed_and_the_rest_start_degraded(
         status, body = get_json(f"http://127.0.0.1:{port}/api/health/ready")
         assert status == 503 and body == {"status": "degraded", "ready": False}
         assert get_json(f"http://127.0.0.1:{port}/api/health/live")[0] == 200
+    assert process.stdout is not None
     assert "stopped in" in process.stdout.read().decode()
 
 
@@ -295,7 +296,7 @@ async def test_ready_is_503_starting_while_an_integration_sets_up(tmp_path):
         entered.set()
         return asyncio.Event().wait()
 
-    blocked.hub_setup = hub_setup
+    blocked.hub_setup = hub_setup  # type: ignore[attr-defined]  # a module built at runtime
     port = free_port()
     write_config(
         tmp_path,

@@ -61,6 +61,7 @@ async def test_upgrade_is_idempotent_and_keeps_data(tmp_path):
     try:
         await database.upgrade(CORE_MIGRATIONS, "hub")
         await database.upgrade(migrations, "notes")
+        assert database.engine is not None
         async with database.engine.begin() as connection:
             await connection.execute(sa.text("INSERT INTO notes (text) VALUES ('keep me')"))
         await database.upgrade(migrations, "notes")  # nothing to do, nothing lost

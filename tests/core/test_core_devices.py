@@ -2,13 +2,15 @@
 
 import asyncio
 import hashlib
+from typing import Any
 
 import sqlalchemy as sa
 
 from hub import events
 from hub.db import tables
 from hub.devices.models import DeviceDict
-from hub.event_bus import MATCH_ALL
+from hub.event_bus import MATCH_ALL, Event
+from hub.events import EventType
 
 
 def wait_for_event(hub, event_type, predicate=lambda data: True):
@@ -266,7 +268,8 @@ async def test_every_device_event_carries_exactly_the_keys_its_typeddict_declare
     """hub/events.py is the contract the WebSocket API and the cloud link send on: the
     dicts fired at runtime must have its keys, no more and no fewer."""
     hub = authed_hub
-    declared = {
+    # Any: mypy has no type for "a TypedDict class" that has __required_keys__.
+    declared: dict[EventType[Any] | str, Any] = {
         events.DEVICE_REGISTERED: events.DeviceRegisteredData,
         events.DEVICE_UPDATED: events.DeviceUpdatedData,
         events.DEVICE_REMOVED: events.DeviceRemovedData,
@@ -275,7 +278,7 @@ async def test_every_device_event_carries_exactly_the_keys_its_typeddict_declare
         events.DEVICE_PRESENCE_CHANGED: events.DevicePresenceChangedData,
         events.COMMAND_STATUS_CHANGED: events.CommandStatusChangedData,
     }
-    fired = []
+    fired: list[Event[Any]] = []
     hub.bus.listen(MATCH_ALL, fired.append)
     device = await hub.devices.handshake("k-1", device_type="lamp", transport="echo")
     hub.devices.report_state(device, {"on": True})

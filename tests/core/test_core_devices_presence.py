@@ -1,7 +1,10 @@
 """PresenceMonitor on its own: memory, events and queued writes, without a hub or database."""
 
+from typing import cast
+
 from hub import events
 from hub.db import tables
+from hub.db.batch_writer import BatchWriter
 from hub.devices.models import Device
 from hub.devices.presence import PresenceMonitor
 from hub.event_bus import EventBus
@@ -21,7 +24,10 @@ class RecordingWriter:
 def monitor(*devices, offline_after=10.0):
     bus, writer = EventBus(), RecordingWriter()
     presence = PresenceMonitor(
-        bus, writer, {device.id: device for device in devices}, offline_after=offline_after
+        bus,
+        cast(BatchWriter, writer),  # a stand-in with BatchWriter's update() only
+        {device.id: device for device in devices},
+        offline_after=offline_after,
     )
     fired = []
     bus.listen(events.DEVICE_PRESENCE_CHANGED, lambda event: fired.append(event.data))

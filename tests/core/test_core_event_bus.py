@@ -1,9 +1,11 @@
 import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 
 from hub import events
-from hub.event_bus import MATCH_ALL, EventBus
+from hub.event_bus import MATCH_ALL, Event, EventBus
 from hub.events import EventType
 
 
@@ -47,7 +49,7 @@ async def test_a_failing_listener_never_affects_the_others(caplog):
 
 async def test_match_all_sees_every_type_once():
     bus = EventBus()
-    seen = []
+    seen: list[EventType[Any] | str] = []
     bus.listen(MATCH_ALL, lambda event: seen.append(event.type))
     bus.fire("a", {})
     bus.fire("b", {})
@@ -56,8 +58,8 @@ async def test_match_all_sees_every_type_once():
 
 async def test_unsubscribing_during_fire_keeps_that_fire_consistent():
     bus = EventBus()
-    seen = []
-    unsubscribers = []
+    seen: list[str] = []
+    unsubscribers: list[Callable[[], None]] = []
 
     def first(_event):
         seen.append("first")
@@ -82,10 +84,11 @@ def test_a_typed_event_type_is_its_name_at_runtime():
 
 async def test_typed_and_plain_str_event_types_reach_the_same_listeners():
     bus = EventBus()
-    seen = []
+    seen: list[tuple[str, Mapping[str, Any]]] = []
     bus.listen("device_removed", lambda event: seen.append(("str", event.data)))
     bus.listen(events.DEVICE_REMOVED, lambda event: seen.append(("typed", event.data)))
-    bus.fire(events.DEVICE_REMOVED, {"deviceId": "a"})
+    removed: events.DeviceRemovedData = {"deviceId": "a"}
+    bus.fire(events.DEVICE_REMOVED, removed)
     bus.fire("device_removed", {"deviceId": "b"})
     assert seen == [
         ("str", {"deviceId": "a"}),
@@ -99,8 +102,8 @@ async def test_typed_and_plain_str_event_types_reach_the_same_listeners():
 async def test_fire_hands_the_data_on_as_it_is():
     """No copy or conversion per event: the ingest hot path fires one per message."""
     bus = EventBus()
-    seen = []
+    seen: list[Event[events.DeviceRemovedData]] = []
     bus.listen(events.DEVICE_REMOVED, seen.append)
-    data = {"deviceId": "a"}
+    data: events.DeviceRemovedData = {"deviceId": "a"}
     event = bus.fire(events.DEVICE_REMOVED, data)
     assert seen == [event] and event.data is data and type(event.data) is dict

@@ -76,6 +76,7 @@ async def test_hook_hub_dependencies(hub_factory):
     order, alone = await _door_after_lamp(hub_factory, "hub_dependencies")
     assert order == ["lamp", "door"]
     assert alone.integration_state("door") == "failed"
+    assert alone.integrations["door"].error is not None
     assert "needs integration 'lamp'" in alone.integrations["door"].error
 
 
@@ -263,13 +264,13 @@ async def test_hook_hub_frontend_panels(hub_factory, hub_client):
     # A second integration cannot take the same name; the refusal names the owner.
     from plugins.frontend import Panel, PanelError, Panels
 
-    panels = Panels()
-    register = panels.register_for("greenhouse")
+    registry = Panels()
+    register = registry.register_for("greenhouse")
     panel_integration.hub_frontend_panels(register)
     try:
-        panel_integration.hub_frontend_panels(panels.register_for("copycat"))
+        panel_integration.hub_frontend_panels(registry.register_for("copycat"))
     except PanelError as error:
         assert "already provided by greenhouse" in str(error)
     else:
         raise AssertionError("a duplicate panel name was accepted")
-    assert isinstance(panels.by_name["greenhouse"], Panel)
+    assert isinstance(registry.by_name["greenhouse"], Panel)

@@ -1,10 +1,12 @@
 """The plugin manager: loading, ordering, failure isolation, third-party packages."""
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from hub.registrar import Registrar, RegistrationError, Registrations
+from hub.auth import AuthScheme
+from hub.registrar import DeviceTransport, Registrar, RegistrationError, Registrations
 from hub.testing.packages import install_private
 
 
@@ -125,22 +127,31 @@ def test_registrar_refuses_duplicates_and_malformed_registrations():
     first.http_route("GET", "/api/x", handler, auth=PUBLIC)
     first.mqtt_topic("a/+/b", lambda message: None)
     first.rpc_method("thing.do", lambda params, context: None)
-    first.auth_scheme("user", object())
-    first.device_transport("mqtt", object())
+    first.auth_scheme("user", cast(AuthScheme, object()))  # stand-ins: only the names count
+    first.device_transport("mqtt", cast(DeviceTransport, object()))
     cases = [
         (
             lambda: second.http_route("GET", "/api/x", handler, auth=PUBLIC),
             "already registered by one",
         ),
         (lambda: second.http_route("OPTIONS", "/api/y", handler, auth=PUBLIC), "not allowed"),
-        (lambda: second.http_route("GET", "/api/y", handler, auth=None), "needs auth="),
+        (
+            lambda: second.http_route("GET", "/api/y", handler, auth=None),  # type: ignore[arg-type]  # the refused value
+            "needs auth=",
+        ),
         (lambda: second.mqtt_topic("a/+/b", lambda m: None), "already handled by one"),
         (lambda: second.mqtt_topic("a/#/b", lambda m: None), "not a valid MQTT topic filter"),
         (lambda: second.mqtt_topic("a/b+", lambda m: None), "not a valid MQTT topic filter"),
         (lambda: second.rpc_method("thing.do", lambda p, c: None), "already registered by one"),
         (lambda: second.rpc_method("rpc.discover", lambda p, c: None), "reserved"),
-        (lambda: second.auth_scheme("user", object()), "auth scheme 'user' is already"),
-        (lambda: second.device_transport("mqtt", object()), "device transport 'mqtt'"),
+        (
+            lambda: second.auth_scheme("user", cast(AuthScheme, object())),
+            "auth scheme 'user' is already",
+        ),
+        (
+            lambda: second.device_transport("mqtt", cast(DeviceTransport, object())),
+            "device transport 'mqtt'",
+        ),
     ]
     for register, message in cases:
         with pytest.raises(RegistrationError, match=message.replace("+", r"\+")):

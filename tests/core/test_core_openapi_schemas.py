@@ -95,7 +95,9 @@ def test_the_registrar_converts_a_voluptuous_schema_and_keeps_a_hand_written_one
 
     registrar.http_route("POST", "/a", handler, auth=PUBLIC, request_schema=RENAME_SCHEMA)
     registrar.http_route("POST", "/b", handler, auth=PUBLIC, request_schema={"type": "object"})
-    assert registrations.routes[("POST", "/a")].request_schema["required"] == ["name"]
+    schema = registrations.routes[("POST", "/a")].request_schema
+    assert schema is not None
+    assert schema["required"] == ["name"]
     assert registrations.routes[("POST", "/b")].request_schema == {"type": "object"}
 
     with pytest.raises(RegistrationError, match="garage: route POST /c: the request_schema"):

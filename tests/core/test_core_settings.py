@@ -22,6 +22,7 @@ def test_seed_aliases_are_accepted(monkeypatch, tmp_path):
     monkeypatch.setenv("BASE_URL", "http://gateway")
     monkeypatch.setenv("APP_ID", "app-1")
     settings = load_settings(tmp_path)
+    assert settings.jwt_secret is not None and settings.agent_token is not None
     assert settings.jwt_secret.get_secret_value() == "x" * 40
     assert settings.agent_token.get_secret_value() == "agent"
     assert (settings.cloud_host, settings.base_url, settings.app_id) == (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from hub import events
@@ -23,7 +25,9 @@ async def connected_hub(hub_factory, mosquitto):
             "mqtt_devices": {"broker": mosquitto.url, "device_identities": "off"},
         }
     )
-    await runtime_for(hub).connection.wait_for_session(1)
+    runtime = runtime_for(hub)
+    assert runtime is not None and runtime.connection is not None
+    await runtime.connection.wait_for_session(1)
     return hub
 
 
@@ -34,7 +38,7 @@ async def test_a_handshake_then_a_state_are_handled_when_it_returns(connected_hu
         mosquitto.url,
         device_topic("lamp-1", "handshake"),
         {"deviceType": "lamp", "firmware": "1.0"},
-        until=events.DEVICE_REGISTERED,
+        until=cast(str, events.DEVICE_REGISTERED),  # an EventType is a str at runtime
     )
     device = hub.devices.by_external_id("lamp-1")
     assert device is not None
@@ -44,7 +48,7 @@ async def test_a_handshake_then_a_state_are_handled_when_it_returns(connected_hu
         mosquitto.url,
         device_topic("lamp-1", "state"),
         {"on": True},
-        until=events.DEVICE_STATE_CHANGED,
+        until=cast(str, events.DEVICE_STATE_CHANGED),
         match=lambda data: data.get("deviceId") == device.id,
     )
     assert hub.devices.get(device.id).state == {"on": True}
@@ -57,6 +61,6 @@ async def test_a_message_the_hub_drops_times_out(connected_hub, mosquitto):
             mosquitto.url,
             device_topic("nobody", "state"),  # an unknown device: dropped and counted
             {"on": True},
-            until=events.DEVICE_STATE_CHANGED,
+            until=cast(str, events.DEVICE_STATE_CHANGED),
             within=0.5,
         )

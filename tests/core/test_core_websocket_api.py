@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
 
 from hub import __version__, events
 from hub.auth import Principal
+from hub.events import EventType
 from hub.http.websocket import commands as ws_commands
 from hub.http.websocket import connection as ws_connection
 from hub.http.websocket import permissions
@@ -108,7 +109,7 @@ async def owner(authed_hub):
     await socket.close()
 
 
-def assert_envelope(event: dict[str, Any], event_type: str) -> None:
+def assert_envelope(event: dict[str, Any], event_type: EventType[Any] | str) -> None:
     assert set(event) == {"event_type", "data", "origin", "time_fired", "context"}
     assert event["event_type"] == event_type
     assert event["origin"] == "LOCAL"
@@ -353,8 +354,9 @@ async def test_an_owner_gets_every_event_but_the_private_ones(authed_hub, owner)
 def test_only_an_owner_or_admin_user_sees_past_the_allow_list(principal, admin):
     assert permissions.is_admin(principal) is admin
     assert permissions.may_subscribe(principal, "*") is admin
-    assert permissions.may_subscribe(principal, events.DEVICE_STATE_CHANGED)
-    assert not permissions.may_subscribe(principal, events.SESSIONS_REVOKED)
+    # cast: may_subscribe (hub code) takes str; an EventType is one at runtime.
+    assert permissions.may_subscribe(principal, cast(str, events.DEVICE_STATE_CHANGED))
+    assert not permissions.may_subscribe(principal, cast(str, events.SESSIONS_REVOKED))
 
 
 def test_every_core_event_is_either_allow_listed_or_private():
@@ -424,7 +426,9 @@ async def test_get_states_maps_each_handshaken_device_to_an_entity(authed_hub, c
         "context",
     }
     for key in ("last_changed", "last_updated", "last_reported"):
-        assert datetime.fromisoformat(first[key]).utcoffset().total_seconds() == 0
+        offset = datetime.fromisoformat(first[key]).utcoffset()
+        assert offset is not None
+        assert offset.total_seconds() == 0
     assert states["station_hub.meter"]["state"] == "online"
     twin_state = states[f"station_hub.lamp_1_{twin.id[:8]}"]
     assert twin_state["state"] == "heating"
