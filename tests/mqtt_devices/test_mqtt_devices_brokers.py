@@ -44,7 +44,9 @@ async def test_embedded_broker_needs_nothing_installed(start_hub, hub_client):
     port = free_port()
     hub = await start_hub("embedded", embedded={"port": port})
     runtime = runtime_for(hub)
+    assert runtime is not None
     assert runtime.mode == "embedded"
+    assert runtime.connection is not None
     assert runtime.connection.address.url == f"mqtt://127.0.0.1:{port}"
     await round_trip(hub, f"mqtt://127.0.0.1:{port}", hub_client)
     await hub.stop()
@@ -56,7 +58,9 @@ async def test_embedded_broker_needs_nothing_installed(start_hub, hub_client):
 
 async def test_auto_uses_a_local_broker_that_answers(start_hub, mosquitto, hub_client):
     hub = await start_hub("auto", local_broker=mosquitto.url)
-    assert runtime_for(hub).mode == "local"
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    assert runtime.mode == "local"
     await round_trip(hub, mosquitto.url, hub_client)
 
 
@@ -65,7 +69,9 @@ async def test_auto_starts_the_embedded_broker_when_none_answers(start_hub, hub_
     hub = await start_hub(
         "auto", local_broker=f"mqtt://127.0.0.1:{silent}", embedded={"port": embedded}
     )
-    assert runtime_for(hub).mode == "embedded"
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    assert runtime.mode == "embedded"
     await round_trip(hub, f"mqtt://127.0.0.1:{embedded}", hub_client)
 
 
@@ -176,7 +182,9 @@ def tls_mosquitto(tmp_path):
 async def test_mqtts_with_a_private_ca(start_hub, tls_mosquitto, hub_client):
     broker, tls_port, ca = tls_mosquitto
     hub = await start_hub(f"mqtts://127.0.0.1:{tls_port}", tls={"ca": ca})
-    assert runtime_for(hub).connection.address.tls
+    runtime = runtime_for(hub)
+    assert runtime is not None and runtime.connection is not None
+    assert runtime.connection.address.tls
     # Devices on the plain listener of the same broker reach the hub through it.
     await round_trip(hub, broker.url, hub_client)
 
@@ -185,6 +193,8 @@ async def test_mqtts_refuses_an_unknown_certificate(start_hub, tls_mosquitto):
     _broker, tls_port, _ca = tls_mosquitto
     hub = await start_hub(f"mqtts://127.0.0.1:{tls_port}", connected=False)
     runtime = runtime_for(hub)
+    assert runtime is not None
+    assert runtime.connection is not None
     assert not runtime.connection.connected.is_set()
     assert "CERTIFICATE_VERIFY_FAILED" in (runtime.connection.last_error or "")
     assert hub.integration_state("mqtt_devices") == "unavailable"

@@ -27,6 +27,7 @@ async def test_retained_device_messages_are_dropped_counted_and_cleared(start_hu
         assert retained and payload == b'{"door":"open"}'
         hub = await start_hub(mosquitto.url)
         runtime = runtime_for(hub)
+        assert runtime is not None
         # The hub clears what it refused: the watcher sees the empty retained message go by.
         name, payload, _qos, _retained = await watcher.next_message()
         assert name == topic("ghost", "state") and payload == b""
@@ -59,6 +60,7 @@ async def test_a_retained_message_replayed_to_a_restarted_hub_is_refused(
     await hub.stop()
     hub = await start_hub(mosquitto.url, config_dir=tmp_path)
     runtime = runtime_for(hub)
+    assert runtime is not None
     async with device_client(mosquitto.url, "dev") as device:
         await device.handshake("dev")  # after the replay on the same stream
     assert hub.devices.by_external_id("dev").state == {"v": 2}
@@ -68,6 +70,7 @@ async def test_a_retained_message_replayed_to_a_restarted_hub_is_refused(
 async def test_max_devices_refuses_new_devices_and_counts(start_hub, mosquitto):
     hub = await start_hub(mosquitto.url, max_devices=2)
     runtime = runtime_for(hub)
+    assert runtime is not None
     async with device_client(mosquitto.url) as device:
         assert (await device.handshake("d-1"))["ok"] is True
         assert (await device.handshake("d-2"))["ok"] is True
@@ -83,6 +86,7 @@ async def test_max_devices_refuses_new_devices_and_counts(start_hub, mosquitto):
 async def test_new_device_rate_is_limited_and_counted(start_hub, mosquitto):
     hub = await start_hub(mosquitto.url, new_devices_per_minute=2)
     runtime = runtime_for(hub)
+    assert runtime is not None
     async with device_client(mosquitto.url) as device:
         answers = [await device.handshake(f"n-{index}") for index in range(4)]
         again = await device.handshake("n-0")
@@ -119,6 +123,7 @@ def test_control_characters_in_topics_never_reach_a_log_line_raw(caplog):
 async def test_with_mqtt5_a_live_retained_publish_is_refused_at_once(start_hub, mosquitto):
     hub = await start_hub(mosquitto.url, protocol="5")
     runtime = runtime_for(hub)
+    assert runtime is not None
     states = EventRecorder(hub.bus, "device_state_changed")
     async with device_client(mosquitto.url, "watcher") as watcher:
         await watcher.subscribe(topic("dev", "state"))
@@ -145,12 +150,16 @@ def test_the_new_device_bucket_refills_at_its_rate():
     now = [0.0]
     gate = NewDeviceGate(max_devices=100, per_minute=2, clock=lambda: now[0])
     assert [gate.refusal(0) for _ in range(2)] == [None, None]
-    assert gate.refusal(0)[0] == "new_device_rate"
+    refusal = gate.refusal(0)
+    assert refusal is not None and refusal[0] == "new_device_rate"
     now[0] = 29.0  # not yet a whole token (2 a minute: one per 30 s)
-    assert gate.refusal(0)[0] == "new_device_rate"
+    refusal = gate.refusal(0)
+    assert refusal is not None and refusal[0] == "new_device_rate"
     now[0] = 31.0
     assert gate.refusal(0) is None
     now[0] = 3600.0  # a quiet hour refills the burst, no more
     answers = [gate.refusal(0) for _ in range(3)]
-    assert answers[:2] == [None, None] and answers[2][0] == "new_device_rate"
-    assert gate.refusal(100)[0] == "device_limit"
+    third = answers[2]
+    assert answers[:2] == [None, None] and third is not None and third[0] == "new_device_rate"
+    refusal = gate.refusal(100)
+    assert refusal is not None and refusal[0] == "device_limit"

@@ -239,7 +239,11 @@ async def test_simulate_speaks_with_per_device_identities(start_hub, dynsec_mosq
     running = asyncio.ensure_future(fleet.run())
     try:
         for index in range(2):
-            await states.wait_for(lambda data, i=index: data["externalId"] == f"sim-{i:04d}")
+
+            def reported(data: dict[str, Any], i: int = index) -> bool:
+                return data["externalId"] == f"sim-{i:04d}"
+
+            await states.wait_for(reported)
         device = hub.devices.by_external_id("sim-0001")
         command = await hub.devices.send_command(device.id, "ping", {})
         done = await statuses.wait_for(
@@ -334,9 +338,10 @@ async def test_the_simulate_command_with_identities_against_a_hub(start_hub, dyn
     try:
         for index in range(2):
             # A device reports only once its handshake was acked.
-            await states.wait_for(
-                lambda data, i=index: data["externalId"] == f"cli-{i:04d}", within=60
-            )
+            def reported(data: dict[str, Any], i: int = index) -> bool:
+                return data["externalId"] == f"cli-{i:04d}"
+
+            await states.wait_for(reported, within=60)
     finally:
         process.terminate()
         _out, err = await asyncio.wait_for(process.communicate(), 30)
@@ -370,7 +375,9 @@ async def test_the_start_up_summary_says_when_devices_cannot_get_accounts(start_
     assert len(notes) == 1, startup_summary(hub)
     assert "BLE provisioning is refused" in notes[0]
     assert "mqtt_devices.username and password" in notes[0]
-    assert runtime_for(hub).accounts.health()["state"] == "unavailable"
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    assert runtime.accounts.health()["state"] == "unavailable"
 
 
 async def test_the_start_up_summary_says_when_identities_are_off(start_hub, mosquitto):

@@ -77,7 +77,7 @@ async def test_every_bad_message_is_dropped_counted_and_the_loop_goes_on(
         # Messages from one client arrive in order, so once this lands all the bad ones did.
         await device.publish(topic("good", "state"), {"sentinel": True})
         await states.wait_for(lambda data: data["state"] == {"sentinel": True})
-        refusals = {}
+        refusals: dict[str, Any] = {}
         while len(refusals) < 2:
             name, body = await device.next_json()
             refusals[name] = body
@@ -151,4 +151,6 @@ async def test_pending_device_cannot_report_before_its_handshake(start_hub, mosq
         await device.publish(topic("prov", "state"), {"late": True})
         await states.wait_for(lambda data: data["state"] == {"late": True})
     assert [data["state"] for data in states.events] == [{"late": True}]
-    assert runtime_for(hub).drops.counts == {"unknown_device": 1}
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    assert runtime.drops.counts == {"unknown_device": 1}

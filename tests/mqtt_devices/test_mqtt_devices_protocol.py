@@ -140,7 +140,9 @@ async def test_command_round_trip_through_the_http_api(start_hub, mosquitto, hub
     }
     async with client.get(f"/api/commands/{command_id}") as response:
         assert (await response.json())["status"] == "succeeded"
-    assert runtime_for(hub).health()["commandsSent"] == 1
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    assert runtime.health()["commandsSent"] == 1
 
 
 async def test_failed_command_result_and_factory_reset(start_hub, mosquitto):
@@ -200,8 +202,13 @@ async def test_last_will_says_offline_when_the_hub_vanishes(start_hub, mosquitto
         await watcher.subscribe(status_topic)
         assert (await watcher.next_message())[1] == b"online"
         # Cut the TCP connection without an MQTT DISCONNECT, as a crash or power loss would.
-        client = runtime_for(hub).connection._client
-        client._client.socket().shutdown(socket.SHUT_RDWR)
+        runtime = runtime_for(hub)
+        assert runtime is not None and runtime.connection is not None
+        client = runtime.connection._client
+        assert client is not None
+        sock = client._client.socket()
+        assert isinstance(sock, socket.socket)
+        sock.shutdown(socket.SHUT_RDWR)
         name, payload, _qos, _retain = await watcher.next_message()
         assert (name, payload) == (status_topic, b"offline")
         # ...and the hub comes back on its own.

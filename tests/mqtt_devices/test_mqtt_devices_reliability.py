@@ -62,6 +62,7 @@ async def test_hub_restart_with_mqtt5_session_expiry_loses_none(start_hub, mosqu
 async def test_broker_restart_is_survived_without_help(start_hub, mosquitto):
     hub = await start_hub(mosquitto.url)
     runtime = runtime_for(hub)
+    assert runtime is not None
     events = EventRecorder(hub.bus, "device_event")
     async with device_client(mosquitto.url) as device:
         await device.handshake("esp-1")
@@ -71,6 +72,7 @@ async def test_broker_restart_is_survived_without_help(start_hub, mosquitto):
     # Published before the hub is back: the broker keeps it in the hub's persistent session.
     async with device_client(mosquitto.url) as device:
         await device.publish(topic("esp-1", "event"), {"type": "while_reconnecting", "seq": 2})
+        assert runtime.connection is not None
         await asyncio.wait_for(runtime.connection.wait_for_session(2), 10)
         await device.publish(topic("esp-1", "event"), {"type": "after", "seq": 3})
         await events.wait_for(lambda data: data["type"] == "after")
@@ -82,6 +84,7 @@ async def test_broker_down_at_start_then_up(start_hub, mosquitto, hub_client):
     mosquitto.stop()
     hub = await start_hub(mosquitto.url, connected=False)
     runtime = runtime_for(hub)
+    assert runtime is not None
     assert hub.integration_state("mqtt_devices") == "unavailable"
     client = await hub_client(hub, token=TOKEN)  # the health details need an owner
     async with client.get("/api/health") as response:
@@ -93,6 +96,7 @@ async def test_broker_down_at_start_then_up(start_hub, mosquitto, hub_client):
         "connecting",
     )
     mosquitto.start()
+    assert runtime.connection is not None
     await asyncio.wait_for(runtime.connection.wait_for_session(1), 10)
     assert hub.integration_state("mqtt_devices") == "running"
     async with device_client(mosquitto.url) as device:

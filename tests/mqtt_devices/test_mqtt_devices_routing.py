@@ -79,7 +79,9 @@ async def test_state_right_after_handshake_waits_for_the_handshake(start_hub, mo
             await device.publish(topic(f"fast-{index}", "state"), {"n": index})
         await states.wait_for(lambda data: data["externalId"] == "fast-19")
     assert sorted(data["state"]["n"] for data in states.events) == list(range(20))
-    assert runtime_for(hub).drops.counts == {}
+    runtime = runtime_for(hub)
+    assert runtime is not None
+    assert runtime.drops.counts == {}
 
 
 async def test_topic_registered_after_start_is_subscribed_live_and_withdrawn_with_it(

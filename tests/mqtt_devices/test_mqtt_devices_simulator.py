@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from hub.cli import main
 from plugins.mqtt_devices.config import parse_broker_url
@@ -30,7 +31,11 @@ async def test_fleet_handshakes_reports_and_answers_commands(start_hub, mosquitt
     running = asyncio.ensure_future(fleet.run())
     try:
         for index in range(3):
-            await states.wait_for(lambda data, i=index: data["externalId"] == f"sim-{i:04d}")
+
+            def reported(data: dict[str, Any], i: int = index) -> bool:
+                return data["externalId"] == f"sim-{i:04d}"
+
+            await states.wait_for(reported)
         await heartbeats_seen.wait_for(lambda data: data["online"] is True)
         device = hub.devices.by_external_id("sim-0001")
         assert device.type == "esp32-sim" and device.online

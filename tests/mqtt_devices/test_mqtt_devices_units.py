@@ -53,6 +53,7 @@ def test_defaults_and_explicit_credentials_win():
     settings = settings_from_config(
         CONFIG_SCHEMA({"broker": "mqtt://a:b@host", "username": "hub", "password": "secret"})
     )
+    assert settings.address is not None
     assert (settings.address.username, settings.address.password) == ("hub", "secret")
     assert settings.protocol == 4 and settings.accept_new_devices
     assert settings_from_config(CONFIG_SCHEMA({"protocol": 5})).protocol == 5
