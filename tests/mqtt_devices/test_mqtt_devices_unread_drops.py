@@ -47,21 +47,23 @@ async def unread_drops(pump: MessagePump, broker: MosquittoBroker, *, detach: bo
     return [str(context.get("message")) for context in reports]
 
 
-async def test_a_drop_outside_the_message_wait_is_read_when_the_session_is_detached(
-    start_hub, mosquitto: MosquittoBroker
-) -> None:
-    hub = await start_hub(mosquitto.url)
-    runtime = runtime_for(hub)
+@pytest.fixture
+async def pump(start_hub, mosquitto: MosquittoBroker) -> MessagePump:
+    """The pump of a hub connected to ``mosquitto``."""
+    runtime = runtime_for(await start_hub(mosquitto.url))
     assert runtime is not None
-    assert await unread_drops(runtime.pump, mosquitto, detach=True) == []
+    return runtime.pump
+
+
+async def test_a_drop_outside_the_message_wait_is_read_when_the_session_is_detached(
+    pump: MessagePump, mosquitto: MosquittoBroker
+) -> None:
+    assert await unread_drops(pump, mosquitto, detach=True) == []
 
 
 async def test_without_detach_python_reports_the_unread_drop(
-    start_hub, mosquitto: MosquittoBroker
+    pump: MessagePump, mosquitto: MosquittoBroker
 ) -> None:
     """The control: the report the first test proves absent does appear without detach."""
-    hub = await start_hub(mosquitto.url)
-    runtime = runtime_for(hub)
-    assert runtime is not None
-    reports = await unread_drops(runtime.pump, mosquitto, detach=False)
+    reports = await unread_drops(pump, mosquitto, detach=False)
     assert any("never retrieved" in message for message in reports), reports
