@@ -89,7 +89,10 @@ class MosquittoBroker:
         self.extra_config = extra_config
         self.dynsec = dynsec
         self.admin_username = admin_username
-        self.admin_password = secrets.token_urlsafe(16)
+        # Hex, not token_urlsafe: a password that starts with "-" is read as an option by
+        # the command lines it is passed to (`station-hub simulate --password`,
+        # mosquitto_ctrl), which failed one test run in 64.
+        self.admin_password = secrets.token_hex(16)
         self._process: subprocess.Popen[str] | None = None
 
     @property
