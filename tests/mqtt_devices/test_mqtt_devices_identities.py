@@ -335,6 +335,7 @@ async def test_the_simulate_command_with_identities_against_a_hub(start_hub, dyn
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    silent: str | None = None
     try:
         for index in range(2):
             # A device reports only once its handshake was acked.
@@ -342,10 +343,13 @@ async def test_the_simulate_command_with_identities_against_a_hub(start_hub, dyn
                 return data["externalId"] == f"cli-{i:04d}"
 
             await states.wait_for(reported, within=60)
+    except TimeoutError:
+        silent = "the simulated devices did not report within 60 s"
     finally:
-        process.terminate()
+        if process.returncode is None:  # it may have ended by itself: say why below
+            process.terminate()
         _out, err = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 0, err.decode()[-2000:]
+    assert silent is None and process.returncode == 0, (silent, err.decode()[-2000:])
 
 
 def test_simulate_identities_need_an_admin_login(capsys):
