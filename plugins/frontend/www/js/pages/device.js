@@ -74,7 +74,8 @@ function livePlace(live) {
   return { before: live.recordedAt, skip: 0, live };
 }
 
-// Whether `read` (from the hub) is the live event `live`: as alreadyShown matches them.
+// Whether `read` (from the hub) is the live event `live`: same type, seq and data, and
+// recorded at most SAME_EVENT_MS before it was fired.
 function sameEvent(read, live) {
   if (!read) return false;
   const gap = Date.parse(live.recordedAt) - Date.parse(read.recordedAt);
@@ -96,17 +97,14 @@ function eventLine(item) {
 // its type, seq and data and was fired within SAME_EVENT_MS after it was recorded.
 export function alreadyShown(unmatched, live) {
   const firedAt = Date.parse(live.recordedAt);
-  const sameData = JSON.stringify(live.data ?? null);
   for (let index = unmatched.length - 1; index >= 0; index -= 1) {
     const item = unmatched[index];
-    const gap = firedAt - Date.parse(item.recordedAt);
     // Live events come in time order: a past event this much older can match no later one.
-    if (gap > SAME_EVENT_MS) {
+    if (firedAt - Date.parse(item.recordedAt) > SAME_EVENT_MS) {
       unmatched.splice(index, 1);
       continue;
     }
-    if (gap >= 0 && item.type === live.type && (item.seq ?? null) === (live.seq ?? null)
-      && JSON.stringify(item.data ?? null) === sameData) {
+    if (sameEvent(item, live)) {
       unmatched.splice(index, 1);
       return true;
     }
