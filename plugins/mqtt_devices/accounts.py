@@ -45,7 +45,6 @@ class DeviceAccounts:
         self._settings = settings
         self._client_id = client_id
         self._connection: MqttConnection | None = None
-        self._address_url = ""
         self.identities: DeviceIdentities | None = None
         self.forgotten: ForgottenDevices | None = None
         self.state = OFF
@@ -61,16 +60,14 @@ class DeviceAccounts:
             # Loopback only (see EmbeddedBroker): no device on the LAN can reach it at all.
             self.state = LOOPBACK_ONLY
             return
-        self._address_url = address.url
         if self._settings.device_identities != IDENTITIES_DYNSEC:
-            line = (
-                "SECURITY: mqtt_devices.device_identities is off: every client that can log "
-                f"in to {address.url} can publish as any device, read every command and take "
-                "over sessions. Load Mosquitto's dynamic security plugin "
-                "(config/mosquitto.conf) and set device_identities: dynsec"
+            self._security_problem(
+                logging.WARNING,
+                "mqtt_devices.device_identities is off: every client that can log in to "
+                f"{address.url} can publish as any device, read every command and take over "
+                "sessions. Load Mosquitto's dynamic security plugin (config/mosquitto.conf) "
+                "and set device_identities: dynsec",
             )
-            _LOGGER.warning("%s", line)
-            self._hub.add_startup_note(line)
             return
         admin = DynsecAdmin(
             address,
@@ -111,12 +108,18 @@ class DeviceAccounts:
             self._retry_setup = True
         except DynsecError as error:
             self._retry_setup = False
-            line = (
-                f"SECURITY: devices cannot get their own MQTT accounts at {self._address_url}, "
-                f"so BLE provisioning is refused: {error}"
+            broker = self._connection.address.url if self._connection else "the broker"
+            self._security_problem(
+                logging.ERROR,
+                f"devices cannot get their own MQTT accounts at {broker}, so BLE "
+                f"provisioning is refused: {error}",
             )
-            _LOGGER.error("%s", line)
-            self._hub.add_startup_note(line)
+
+    def _security_problem(self, level: int, problem: str) -> None:
+        """In the log now, and again in the start-up summary, where an operator looks."""
+        line = f"SECURITY: {problem}"
+        _LOGGER.log(level, "%s", line)
+        self._hub.add_startup_note(line)
 
     async def ensure(self) -> DeviceIdentities:
         """The identities, their broker roles in place; retried after a failure."""
