@@ -128,7 +128,7 @@ class MqttDevicesRuntime:
             tls=self.settings.tls,
             on_change=self._connection_changed,
             before_session=self.accounts.before_session,
-            record=SessionRecord(self.session_filters, address.url),
+            record=SessionRecord(self.session_filters),
         )
         self.accounts.start(address, self.mode, self.connection)
         self.transport.connection = self.connection

@@ -17,6 +17,7 @@ from .tables import mqtt_session_filters as table
 class SessionFilters:
     def __init__(self, engine: AsyncEngine, broker: str, client_id: str) -> None:
         self._engine = engine
+        self.broker = broker
         self._session = (table.c.broker == broker) & (table.c.client_id == client_id)
         self._key = {"broker": broker, "client_id": client_id}
 

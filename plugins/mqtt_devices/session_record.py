@@ -30,9 +30,8 @@ LOG_FILTERS = 5
 
 
 class SessionRecord:
-    def __init__(self, store: SessionFilters, broker: str) -> None:
+    def __init__(self, store: SessionFilters) -> None:
         self._store = store
-        self._broker = broker
 
     async def prepare(
         self, client: aiomqtt.Client, registered: Collection[str], ack_within: float
@@ -72,7 +71,7 @@ class SessionRecord:
             _LOGGER.warning(
                 "Could not unsubscribe %s from %d topic filters no longer registered (%s): "
                 "%s; the next session tries again",
-                self._broker,
+                self._store.broker,
                 len(stale),
                 names,
                 error,
@@ -82,7 +81,7 @@ class SessionRecord:
             "Unsubscribed from %d topic filters no longer registered, left in the persistent "
             "session at %s: %s",
             len(stale),
-            self._broker,
+            self._store.broker,
             names,
         )
         return True
